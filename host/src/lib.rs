@@ -1,0 +1,25 @@
+//! ami-host: an Asterisk Manager Interface host whose actions are WebAssembly components.
+//!
+//! Layout:
+//! - [`codec`], [`message`], [`response`]: the wire format, without I/O;
+//! - [`privilege`], [`dialect`], [`auth`]: classes, dialects, login;
+//! - [`config`]: TOML and Asterisk-format configuration;
+//! - [`events`]: the event bus; [`registry`]: the action table;
+//! - [`plugins`]: the wasm engine, loading, sandboxed calls, host interfaces;
+//! - [`session`]: one task per connection; [`server`]: listener, start-up, shutdown;
+//! - [`state`]: what all of these share.
+
+pub mod auth;
+pub mod clock;
+pub mod codec;
+pub mod config;
+pub mod dialect;
+pub mod events;
+pub mod message;
+pub mod plugins;
+pub mod privilege;
+pub mod registry;
+pub mod response;
+pub mod server;
+pub mod session;
+pub mod state;

@@ -1,0 +1,184 @@
+//! The host side of the imported interfaces (`events`, `session`, `log`, `core`): each
+//! call is answered from the calling plugin's store state.
+
+use std::sync::Arc;
+
+use super::bindings::ami::manager::{core, events, log, session, types};
+use super::convert::{from_wit_privilege, to_wit_privilege};
+use super::HostState;
+
+impl types::Host for HostState {}
+
+impl events::Host for HostState {
+    async fn emit(
+        &mut self,
+        class: types::Privilege,
+        name: String,
+        body: types::Message,
+    ) -> wasmtime::Result<()> {
+        let body = body
+            .into_iter()
+            .map(|h| {
+                (
+                    crate::response::clean(&h.name).into_owned(),
+                    crate::response::clean(&h.value).into_owned(),
+                )
+            })
+            .collect();
+        let name = crate::response::clean(&name).into_owned();
+        self.shared.emit(from_wit_privilege(class), &name, body);
+        Ok(())
+    }
+}
+
+impl session::Host for HostState {
+    async fn event_mask(&mut self) -> wasmtime::Result<types::Privilege> {
+        Ok(to_wit_privilege(self.session.event_mask()))
+    }
+
+    async fn set_event_mask(&mut self, mask: types::Privilege) -> wasmtime::Result<()> {
+        self.session.set_event_mask(from_wit_privilege(mask));
+        Ok(())
+    }
+
+    async fn verify_read_permissions(
+        &mut self,
+        session_id: String,
+        perm: types::Privilege,
+    ) -> wasmtime::Result<bool> {
+        Ok(self
+            .shared
+            .sessions
+            .verify_read(&session_id, from_wit_privilege(perm)))
+    }
+
+    async fn verify_write_permissions(
+        &mut self,
+        session_id: String,
+        perm: types::Privilege,
+    ) -> wasmtime::Result<bool> {
+        Ok(self
+            .shared
+            .sessions
+            .verify_write(&session_id, from_wit_privilege(perm)))
+    }
+
+    async fn manager_enabled(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.shared.manager_enabled())
+    }
+
+    async fn webmanager_enabled(&mut self) -> wasmtime::Result<bool> {
+        Ok(self.shared.webmanager_enabled())
+    }
+
+    async fn wait_events(&mut self, timeout_ms: Option<u64>) -> wasmtime::Result<Vec<String>> {
+        let Some(rx) = self.events.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let auth = self.session.auth();
+        let wait = async {
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        if ev.visible_to(auth.read, self.session.event_mask()) {
+                            let mut out =
+                                vec![String::from_utf8_lossy(&ev.bytes(auth.dialect)).into_owned()];
+                            while let Ok(ev) = rx.try_recv() {
+                                if ev.visible_to(auth.read, self.session.event_mask()) {
+                                    out.push(
+                                        String::from_utf8_lossy(&ev.bytes(auth.dialect))
+                                            .into_owned(),
+                                    );
+                                }
+                            }
+                            return out;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Vec::new(),
+                }
+            }
+        };
+        Ok(match timeout_ms {
+            Some(ms) => tokio::time::timeout(std::time::Duration::from_millis(ms), wait)
+                .await
+                .unwrap_or_default(),
+            None => wait.await,
+        })
+    }
+}
+
+impl log::Host for HostState {
+    async fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        let plugin = self.plugin.as_str();
+        match level {
+            log::Level::Trace => tracing::trace!(plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(plugin, "{message}"),
+            log::Level::Info => tracing::info!(plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(plugin, "{message}"),
+            log::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+impl core::Host for HostState {
+    async fn now(&mut self) -> wasmtime::Result<types::Timestamp> {
+        let (seconds, microseconds) = crate::events::now();
+        Ok(types::Timestamp {
+            seconds,
+            microseconds,
+        })
+    }
+
+    async fn uptime(&mut self) -> wasmtime::Result<(u64, u64)> {
+        let now = std::time::SystemTime::now();
+        let since = |t: std::time::SystemTime| now.duration_since(t).unwrap_or_default().as_secs();
+        let reloaded = match self.shared.reloaded.lock() {
+            Ok(t) => *t,
+            Err(p) => *p.into_inner(),
+        };
+        Ok((since(self.shared.started), since(reloaded)))
+    }
+
+    async fn settings(&mut self) -> wasmtime::Result<core::CoreSettings> {
+        Ok(core::CoreSettings {
+            ami_version: self.dialect.ami_version().to_string(),
+            pbx_version: format!("ami-host {}", env!("CARGO_PKG_VERSION")),
+            system_name: String::new(),
+            max_calls: 0,
+            max_load_avg: 0.0,
+            run_user: String::new(),
+            run_group: String::new(),
+            max_file_handles: 0,
+            realtime_enabled: false,
+            cdr_enabled: false,
+            http_enabled: self.shared.webmanager_enabled(),
+        })
+    }
+
+    async fn status(&mut self) -> wasmtime::Result<core::CoreStatus> {
+        let reloaded = match self.shared.reloaded.lock() {
+            Ok(t) => *t,
+            Err(p) => *p.into_inner(),
+        };
+        let (sd, st) = crate::clock::utc_date_time(self.shared.started);
+        let (rd, rt) = crate::clock::utc_date_time(reloaded);
+        Ok(core::CoreStatus {
+            startup_date: sd,
+            startup_time: st,
+            reload_date: rd,
+            reload_time: rt,
+            current_calls: 0,
+            processed_calls: 0,
+        })
+    }
+
+    async fn list_actions(&mut self) -> wasmtime::Result<Vec<types::ActionInfo>> {
+        let registry: Arc<crate::registry::Registry> = self.shared.registry();
+        Ok(registry
+            .list(self.dialect)
+            .map(|e| super::convert::to_wit_info(&e.info))
+            .collect())
+    }
+}

@@ -1,0 +1,633 @@
+//! Plugins: WebAssembly components that serve actions through the `ami:manager` contract.
+//!
+//! Each `*.wasm` in the plugin directory is compiled once (or loaded from the on-disk
+//! cache of compiled artifacts), linked against the host interfaces and pre-instantiated.
+//! Every call gets a fresh store and instance from the pooling allocator, so no guest
+//! state of one call is ever visible to another; each call runs under a CPU deadline
+//! (epoch ticks counted while the guest runs, not while it waits on the host) and a
+//! memory cap. A trap, a missed deadline or a memory fault fails that call only.
+
+pub mod bindings;
+mod cache;
+pub mod convert;
+mod host;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{anyhow, bail, Context as _};
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::sync::broadcast;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
+    UpdateDeadline,
+};
+
+use crate::config::Config as HostConfig;
+use crate::dialect::Dialect;
+use crate::events::{put_header, Event};
+use crate::registry::ActionInfo;
+use crate::response::{clean, END_COMMAND};
+use crate::state::{SessionInfo, Shared};
+use bindings::ami::manager::types;
+use bindings::{Plugin, PluginPre};
+
+/// The contract version this host serves.
+pub const CONTRACT_VERSION: &str = "1.0.0";
+
+/// Length of one epoch tick: the resolution of CPU deadlines.
+const TICK: Duration = Duration::from_millis(10);
+
+/// Largest linear memory any plugin may be granted (the pool's slot size).
+const MAX_MEMORY_BYTES: usize = 4096 << 20;
+
+/// Per-call limits of one plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// CPU time a call may use, in epoch ticks.
+    pub cpu_ticks: u64,
+    /// Linear memory cap, bytes.
+    pub memory_bytes: usize,
+    /// Largest rendered response, bytes.
+    pub response_bytes: usize,
+}
+
+impl Limits {
+    /// The limits the configuration gives plugin `name`.
+    pub fn for_plugin(config: &HostConfig, name: &str) -> Limits {
+        let p = &config.plugins;
+        let own = p.per_plugin.get(name);
+        let ms = own
+            .and_then(|o| o.cpu_deadline_ms)
+            .unwrap_or(p.cpu_deadline_ms);
+        let mb = own
+            .and_then(|o| o.memory_limit_mb)
+            .unwrap_or(p.memory_limit_mb);
+        let kb = own
+            .and_then(|o| o.response_limit_kb)
+            .unwrap_or(p.response_limit_kb);
+        Limits {
+            cpu_ticks: (ms / TICK.as_millis() as u64).max(1),
+            memory_bytes: ((mb as usize) << 20).min(MAX_MEMORY_BYTES),
+            response_bytes: (kb as usize) << 10,
+        }
+    }
+}
+
+/// The engine, the linker with the host interfaces, and the compiled-artifact cache.
+pub struct PluginRuntime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: cache::ArtifactCache,
+}
+
+impl std::fmt::Debug for PluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginRuntime").finish_non_exhaustive()
+    }
+}
+
+/// Store state of one call.
+pub struct HostState {
+    shared: Arc<Shared>,
+    session: Arc<SessionInfo>,
+    plugin: String,
+    dialect: Dialect,
+    /// The session's event stream, lent to the call so `session.wait-events` can read it.
+    events: Option<broadcast::Receiver<Arc<Event>>>,
+    limiter: MemoryLimiter,
+}
+
+/// Memory cap of one store; remembers that it refused a growth so the failure can be
+/// reported as such.
+struct MemoryLimiter {
+    memory_bytes: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.hit = true;
+            return Err(wasmtime::format_err!(
+                "memory limit of {} MiB exceeded",
+                self.memory_bytes >> 20
+            ));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+
+    fn tables(&self) -> usize {
+        64
+    }
+
+    fn memories(&self) -> usize {
+        16
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallFailure {
+    /// The CPU deadline passed.
+    Deadline,
+    /// The memory cap was hit.
+    Memory,
+    /// The guest trapped (panic, unreachable, bad access); the text says how.
+    Trap(String),
+    /// The rendered response exceeded the response cap.
+    TooLarge(usize),
+    /// No instance could be created (pool exhausted or link failure).
+    Instantiate(String),
+}
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallFailure::Deadline => f.write_str("exceeded its CPU deadline"),
+            CallFailure::Memory => f.write_str("exceeded its memory limit"),
+            CallFailure::Trap(_) => f.write_str("trapped"),
+            CallFailure::TooLarge(n) => {
+                write!(f, "sent a response over the size limit ({n} bytes)")
+            }
+            CallFailure::Instantiate(_) => f.write_str("could not be instantiated"),
+        }
+    }
+}
+
+/// `anyhow::Context` for results carrying `wasmtime::Error`.
+pub(crate) trait WasmContext<T> {
+    /// Converts the error to `anyhow::Error` with `msg` as context.
+    fn wctx(self, msg: &'static str) -> anyhow::Result<T>;
+}
+
+impl<T> WasmContext<T> for Result<T, wasmtime::Error> {
+    fn wctx(self, msg: &'static str) -> anyhow::Result<T> {
+        self.map_err(|e| anyhow::Error::from(e).context(msg))
+    }
+}
+
+/// Marker error of the epoch callback.
+#[derive(Debug)]
+struct DeadlineExceeded;
+
+impl std::fmt::Display for DeadlineExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CPU deadline exceeded")
+    }
+}
+
+impl std::error::Error for DeadlineExceeded {}
+
+/// A compiled, linked plugin and what it declared.
+pub struct LoadedPlugin {
+    /// Name: the file stem.
+    pub name: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// SHA-256 of the file, hex.
+    pub hash: String,
+    /// SDK version it was built with.
+    pub sdk_version: String,
+    /// Contract version it was built against.
+    pub contract_version: String,
+    /// Actions it serves.
+    pub actions: Vec<ActionInfo>,
+    /// Its per-call limits.
+    pub limits: Limits,
+    /// When it was loaded.
+    pub loaded_at: SystemTime,
+    /// Whether its compiled form came from the cache.
+    pub from_cache: bool,
+    /// Calls served.
+    pub calls: AtomicU64,
+    /// Calls that failed in the guest.
+    pub traps: AtomicU64,
+    pre: PluginPre<HostState>,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A plugin's reply, rendered.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Wire bytes.
+    pub bytes: Bytes,
+    /// Close the session afterwards.
+    pub close: bool,
+}
+
+/// What one call needs to know about its caller.
+pub struct CallContext<'a> {
+    /// The session.
+    pub session: &'a Arc<SessionInfo>,
+    /// Its authentication state at the time of the call.
+    pub auth: &'a crate::state::AuthState,
+}
+
+impl PluginRuntime {
+    /// An engine configured for plugins: component model, async host calls, epoch
+    /// interruption, the pooling allocator; and the linker with the host interfaces.
+    pub fn new(cache_dir: Option<&Path>) -> anyhow::Result<PluginRuntime> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(1000);
+        pool.total_core_instances(2000);
+        pool.total_memories(1000);
+        pool.total_tables(1000);
+        pool.max_memory_size(MAX_MEMORY_BYTES);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).wctx("creating the wasm engine")?;
+
+        let ticker = engine.clone();
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                ticker.increment_epoch();
+            })
+            .context("starting the epoch ticker")?;
+
+        let mut linker: Linker<HostState> = Linker::new(&engine);
+        use bindings::ami::manager as m;
+        m::types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::events::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::session::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::core::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+
+        let cache = cache::ArtifactCache::new(cache_dir, &engine);
+        Ok(PluginRuntime {
+            engine,
+            linker,
+            cache,
+        })
+    }
+
+    /// Compiles (or fetches from the cache), links and describes the plugin at `path`.
+    pub async fn load(
+        &self,
+        shared: &Arc<Shared>,
+        path: &Path,
+        config: &HostConfig,
+    ) -> anyhow::Result<LoadedPlugin> {
+        let name = plugin_name(path)?;
+        let started = Instant::now();
+        let bytes = tokio::fs::read(path)
+            .await
+            .with_context(|| format!("reading {}", path.display()))?;
+        let hash = cache::sha256_hex(&bytes);
+        let (component, from_cache) = {
+            let engine = self.engine.clone();
+            let cache = self.cache.clone();
+            let hash = hash.clone();
+            tokio::task::spawn_blocking(move || cache.component(&engine, &bytes, &hash))
+                .await
+                .context("compile task failed")??
+        };
+        check_contract(&component, &self.engine)?;
+
+        let mut linker = self.linker.clone();
+        linker
+            .define_unknown_imports_as_traps(&component)
+            .wctx("linking unknown imports")?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .wctx("linking the plugin against the host interfaces")?;
+        let pre = PluginPre::new(pre).wctx("the component does not export ami:manager/action")?;
+
+        let limits = Limits::for_plugin(config, &name);
+        let probe = Arc::new(SessionInfo::new(
+            ([127, 0, 0, 1], 0).into(),
+            crate::state::Transport::Tcp,
+            Dialect::V1,
+            crate::privilege::Privilege::NONE,
+        ));
+        let mut store = new_store(
+            &self.engine,
+            shared,
+            &probe,
+            &name,
+            Dialect::V1,
+            limits,
+            None,
+        );
+        let plugin = pre
+            .instantiate_async(&mut store)
+            .await
+            .wctx("instantiating for describe()")?;
+        let info = plugin
+            .ami_manager_action()
+            .call_describe(&mut store)
+            .await
+            .wctx("describe() failed")?;
+        if info.contract_version != CONTRACT_VERSION {
+            bail!(
+                "built against contract ami:manager@{}, this host serves ami:manager@{CONTRACT_VERSION}",
+                info.contract_version
+            );
+        }
+        let actions: Vec<ActionInfo> = info
+            .actions
+            .into_iter()
+            .map(convert::from_wit_info)
+            .collect();
+        if actions.is_empty() {
+            bail!("describe() lists no actions");
+        }
+        for a in &actions {
+            if a.name.is_empty() || a.name.bytes().any(|b| !b.is_ascii_graphic() || b == b':') {
+                bail!("invalid action name {:?}", a.name);
+            }
+        }
+        tracing::info!(
+            plugin = %name,
+            actions = ?actions.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+            cached = from_cache,
+            ms = started.elapsed().as_millis() as u64,
+            "plugin loaded"
+        );
+        Ok(LoadedPlugin {
+            name,
+            path: path.to_path_buf(),
+            hash,
+            sdk_version: info.sdk_version,
+            contract_version: info.contract_version,
+            actions,
+            limits,
+            loaded_at: SystemTime::now(),
+            from_cache,
+            calls: AtomicU64::new(0),
+            traps: AtomicU64::new(0),
+            pre,
+        })
+    }
+
+    /// Loads every `*.wasm` in `dir`, in name order. A plugin that fails to load is
+    /// logged with the reason and skipped.
+    pub async fn load_dir(
+        &self,
+        shared: &Arc<Shared>,
+        dir: &Path,
+        config: &HostConfig,
+    ) -> anyhow::Result<Vec<Arc<LoadedPlugin>>> {
+        let mut paths = Vec::new();
+        let mut entries = tokio::fs::read_dir(dir)
+            .await
+            .with_context(|| format!("reading plugin directory {}", dir.display()))?;
+        while let Some(entry) = entries.next_entry().await? {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "wasm") {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut loaded = Vec::new();
+        for path in paths {
+            if let Ok(name) = plugin_name(&path) {
+                if config
+                    .plugins
+                    .per_plugin
+                    .get(&name)
+                    .is_some_and(|p| !p.enabled)
+                {
+                    tracing::info!(plugin = %name, "plugin disabled by configuration");
+                    continue;
+                }
+            }
+            match self.load(shared, &path, config).await {
+                Ok(p) => loaded.push(Arc::new(p)),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = format!("{e:#}"), "plugin failed to load")
+                }
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+fn plugin_name(path: &Path) -> anyhow::Result<String> {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| anyhow!("plugin file name {} is not valid UTF-8", path.display()))
+}
+
+/// Refuses a component built against another version of the contract with a message
+/// naming both versions, rather than a link error.
+fn check_contract(component: &Component, engine: &Engine) -> anyhow::Result<()> {
+    let wanted = format!("ami:manager/action@{CONTRACT_VERSION}");
+    let ty = component.component_type();
+    let mut other = None;
+    for (name, _) in ty.exports(engine) {
+        if name == wanted {
+            return Ok(());
+        }
+        if let Some(v) = name.strip_prefix("ami:manager/action@") {
+            other = Some(v.to_string());
+        }
+    }
+    match other {
+        Some(v) => bail!(
+            "built against contract ami:manager@{v}, this host serves ami:manager@{CONTRACT_VERSION}"
+        ),
+        None => bail!("the component does not export {wanted}"),
+    }
+}
+
+fn new_store(
+    engine: &Engine,
+    shared: &Arc<Shared>,
+    session: &Arc<SessionInfo>,
+    plugin: &str,
+    dialect: Dialect,
+    limits: Limits,
+    events: Option<broadcast::Receiver<Arc<Event>>>,
+) -> Store<HostState> {
+    let mut store = Store::new(
+        engine,
+        HostState {
+            shared: shared.clone(),
+            session: session.clone(),
+            plugin: plugin.to_string(),
+            dialect,
+            events,
+            limiter: MemoryLimiter {
+                memory_bytes: limits.memory_bytes,
+                hit: false,
+            },
+        },
+    );
+    store.limiter(|s| &mut s.limiter);
+    // The callback runs each time the guest reaches a tick boundary while executing;
+    // waiting in an async host call does not run guest code, so only CPU is counted
+    // (give or take the tick in progress when the wait started).
+    let mut ticks = 0u64;
+    let max = limits.cpu_ticks;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        ticks += 1;
+        if ticks > max {
+            Err(DeadlineExceeded.into())
+        } else {
+            Ok(UpdateDeadline::Yield(1))
+        }
+    });
+    store
+}
+
+impl LoadedPlugin {
+    /// Runs `action` for a session. The session's event receiver is lent to the call
+    /// and handed back with the result.
+    pub async fn invoke(
+        &self,
+        runtime: &PluginRuntime,
+        shared: &Arc<Shared>,
+        caller: CallContext<'_>,
+        action: &str,
+        request: &crate::message::Message,
+        events: Option<broadcast::Receiver<Arc<Event>>>,
+    ) -> (
+        Result<Rendered, CallFailure>,
+        Option<broadcast::Receiver<Arc<Event>>>,
+    ) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let dialect = caller.auth.dialect;
+        let mut store = new_store(
+            &runtime.engine,
+            shared,
+            caller.session,
+            &self.name,
+            dialect,
+            self.limits,
+            events,
+        );
+        let ctx = types::InvokeContext {
+            session_id: caller.session.id.clone(),
+            username: caller.auth.username.clone(),
+            peer: caller.session.peer.to_string(),
+            dialect: match dialect {
+                Dialect::V1 => types::Dialect::V1,
+                Dialect::Modern => types::Dialect::Modern,
+            },
+            read_privilege: convert::to_wit_privilege(caller.auth.read),
+            write_privilege: convert::to_wit_privilege(caller.auth.write),
+            event_mask: convert::to_wit_privilege(caller.session.event_mask()),
+        };
+        let req: Vec<types::Header> = request
+            .headers()
+            .iter()
+            .map(|h| types::Header {
+                name: h.name.clone(),
+                value: h.value.clone(),
+            })
+            .collect();
+        let result = async {
+            let plugin: Plugin = self.pre.instantiate_async(&mut store).await?;
+            plugin
+                .ami_manager_action()
+                .call_invoke(&mut store, &ctx, action, &req)
+                .await
+        }
+        .await;
+        let hit_memory = store.data().limiter.hit;
+        let events = store.data_mut().events.take();
+        let outcome = match result {
+            Ok(resp) => render(&resp, self.limits.response_bytes),
+            Err(e) => Err(classify(&e, hit_memory)),
+        };
+        if let Err(failure) = &outcome {
+            self.traps.fetch_add(1, Ordering::Relaxed);
+            let detail = match failure {
+                CallFailure::Trap(d) | CallFailure::Instantiate(d) => d.as_str(),
+                _ => "",
+            };
+            tracing::warn!(plugin = %self.name, action, failure = %failure, detail, "plugin call failed");
+        }
+        (outcome, events)
+    }
+}
+
+fn classify(e: &wasmtime::Error, hit_memory: bool) -> CallFailure {
+    if e.downcast_ref::<DeadlineExceeded>().is_some() {
+        return CallFailure::Deadline;
+    }
+    if hit_memory {
+        return CallFailure::Memory;
+    }
+    if e.downcast_ref::<wasmtime::Trap>().is_some() {
+        return CallFailure::Trap(format!("{e:#}"));
+    }
+    CallFailure::Trap(format!("{e:#}"))
+}
+
+/// Renders a plugin's reply to wire bytes, refusing one over `limit` bytes.
+pub fn render(resp: &types::Response, limit: usize) -> Result<Rendered, CallFailure> {
+    let mut out = BytesMut::with_capacity(128);
+    let check = |out: &BytesMut| {
+        if out.len() > limit {
+            Err(CallFailure::TooLarge(out.len()))
+        } else {
+            Ok(())
+        }
+    };
+    for h in &resp.headers {
+        put_header(&mut out, &clean(&h.name), &clean(&h.value));
+        check(&out)?;
+    }
+    match &resp.follows {
+        Some(text) => {
+            out.put_slice(text.as_bytes());
+            out.put_slice(END_COMMAND);
+        }
+        None if !resp.headers.is_empty() => out.put_slice(b"\r\n"),
+        None => {}
+    }
+    check(&out)?;
+    for part in &resp.after {
+        match part {
+            types::Output::Message(m) => {
+                for h in m {
+                    put_header(&mut out, &clean(&h.name), &clean(&h.value));
+                }
+                out.put_slice(b"\r\n");
+            }
+            types::Output::Raw(text) => out.put_slice(text.as_bytes()),
+        }
+        check(&out)?;
+    }
+    Ok(Rendered {
+        bytes: out.freeze(),
+        close: resp.close,
+    })
+}

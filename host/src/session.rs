@@ -1,0 +1,444 @@
+//! One task per TCP connection: reads requests, dispatches them in order, writes replies
+//! and the events the session may see. The task owns the socket's write half, so writes
+//! need no lock; events are written between replies, never inside one.
+//!
+//! Dispatch follows Asterisk 1.4's `process_message`: missing `Action`; before login only
+//! Challenge, Login and Logoff; after login, Login again, then the registry lookup, the
+//! permission check and the call into the plugin.
+//!
+//! Slow consumers: a session's events come from the bus's bounded ring. A session that
+//! falls further behind than the ring holds is closed (`block-sockets = no`, the default,
+//! as Asterisk drops a client that cannot take an event in time), or keeps going without
+//! the events it missed (`block-sockets = yes`); either way it is logged, and no other
+//! session or producer ever waits for it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+use tokio::sync::watch;
+
+use crate::auth;
+use crate::codec::{Decoder, Frame};
+use crate::dialect::Dialect;
+use crate::events::{put_header, Event};
+use crate::message::Message;
+use crate::plugins::CallContext;
+use crate::privilege::{parse_event_mask, Privilege};
+use crate::registry::Provider;
+use crate::response::{send_ack, send_error, send_response};
+use crate::state::{AuthState, SessionInfo, Shared, Transport};
+
+/// Delay before answering a failed login (as Asterisk does), without blocking anything.
+const LOGIN_FAILURE_DELAY: Duration = Duration::from_secs(1);
+
+/// Events written per wake-up before going back to read requests.
+const EVENT_BATCH: usize = 256;
+
+/// Whether the session goes on after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep serving.
+    Continue,
+    /// Close once the output is written.
+    Close,
+}
+
+/// Per-connection state the dispatcher works on (transport-independent, so AMI over HTTP
+/// can drive the same dispatch).
+pub struct Session {
+    /// The shared view of this session (table entry).
+    pub info: Arc<SessionInfo>,
+    /// Nonce issued by Challenge, kept for the session's life as Asterisk does.
+    pub challenge: Option<String>,
+    /// The event stream, present once logged in.
+    pub events: Option<broadcast::Receiver<Arc<Event>>>,
+}
+
+impl Session {
+    /// A new session for `peer`, registered in the session table.
+    pub fn new(shared: &Shared, peer: SocketAddr, transport: Transport) -> Session {
+        let dialect = shared.config().general.dialect;
+        let mask = match transport {
+            Transport::Tcp => Privilege::ALL,
+            Transport::Http => Privilege::NONE,
+        };
+        let info = Arc::new(SessionInfo::new(peer, transport, dialect, mask));
+        shared.sessions.insert(info.clone());
+        Session {
+            info,
+            challenge: None,
+            events: None,
+        }
+    }
+
+    /// Handles one request, appending every byte of output to `out`.
+    pub async fn dispatch(
+        &mut self,
+        shared: &Arc<Shared>,
+        req: Message,
+        out: &mut BytesMut,
+    ) -> Flow {
+        let auth = self.info.auth();
+        let dialect = auth.dialect;
+        let action = req.header("Action").to_string();
+        if action.is_empty() {
+            send_error(out, &req, "Missing action in request");
+            return Flow::Continue;
+        }
+        if !auth.authenticated {
+            return self
+                .dispatch_unauthenticated(shared, &action, &req, out)
+                .await;
+        }
+        if action.eq_ignore_ascii_case("Login") {
+            send_ack(out, &req, "Already logged in");
+            return Flow::Continue;
+        }
+        if action.eq_ignore_ascii_case("Challenge") && dialect == Dialect::Modern {
+            self.challenge(&req, out);
+            return Flow::Continue;
+        }
+        let registry = shared.registry();
+        let entry = match registry.get(&action) {
+            Some(e) if !matches!(e.provider, Provider::Session) => e.clone(),
+            _ => {
+                match dialect {
+                    Dialect::V1 => send_error(out, &req, "Invalid/unknown command"),
+                    Dialect::Modern => send_error(
+                        out,
+                        &req,
+                        &format!(
+                            "Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."
+                        ),
+                    ),
+                }
+                return Flow::Continue;
+            }
+        };
+        drop(registry);
+        if !entry.info.allowed(dialect, auth.write) {
+            send_error(out, &req, "Permission denied");
+            return Flow::Continue;
+        }
+        let Provider::Plugin(plugin) = &entry.provider else {
+            return Flow::Continue;
+        };
+        shared
+            .actions_run
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let caller = CallContext {
+            session: &self.info,
+            auth: &auth,
+        };
+        let events = self.events.take();
+        let (result, events) = plugin
+            .invoke(
+                &shared.runtime,
+                shared,
+                caller,
+                &entry.info.name,
+                &req,
+                events,
+            )
+            .await;
+        self.events = events;
+        match result {
+            Ok(rendered) => {
+                out.put_slice(&rendered.bytes);
+                if rendered.close {
+                    return Flow::Close;
+                }
+            }
+            Err(failure) => send_error(
+                out,
+                &req,
+                &format!(
+                    "Action {} failed: plugin {} {failure}",
+                    entry.info.name, plugin.name
+                ),
+            ),
+        }
+        Flow::Continue
+    }
+
+    fn challenge(&mut self, req: &Message, out: &mut BytesMut) {
+        if !req.header("AuthType").eq_ignore_ascii_case("md5") {
+            send_error(out, req, "Must specify AuthType");
+            return;
+        }
+        let nonce = self.challenge.get_or_insert_with(auth::new_challenge);
+        put_header(out, "Response", "Success");
+        if let Some(id) = req.action_id() {
+            put_header(out, "ActionID", id);
+        }
+        put_header(out, "Challenge", nonce);
+        out.put_slice(b"\r\n");
+    }
+
+    async fn dispatch_unauthenticated(
+        &mut self,
+        shared: &Arc<Shared>,
+        action: &str,
+        req: &Message,
+        out: &mut BytesMut,
+    ) -> Flow {
+        let dialect = self.info.auth().dialect;
+        if action.eq_ignore_ascii_case("Challenge") {
+            self.challenge(req, out);
+            Flow::Continue
+        } else if action.eq_ignore_ascii_case("Login") {
+            self.login(shared, req, out).await
+        } else if action.eq_ignore_ascii_case("Logoff") {
+            match dialect {
+                Dialect::V1 => send_ack(out, req, "See ya"),
+                Dialect::Modern => {
+                    send_response(out, req, "Goodbye", Some("Thanks for all the fish."))
+                }
+            }
+            Flow::Close
+        } else {
+            match dialect {
+                Dialect::V1 => send_error(out, req, "Authentication Required"),
+                Dialect::Modern => send_error(out, req, "Permission denied"),
+            }
+            Flow::Continue
+        }
+    }
+
+    async fn login(&mut self, shared: &Arc<Shared>, req: &Message, out: &mut BytesMut) -> Flow {
+        let config = shared.config();
+        let ip = self.info.peer.ip();
+        let user = match auth::authenticate(&config, req, ip, self.challenge.as_deref()) {
+            Ok(u) => u,
+            Err(why) => {
+                tracing::info!(peer = %ip, "{ip} {why}");
+                tokio::time::sleep(LOGIN_FAILURE_DELAY).await;
+                send_error(out, req, "Authentication failed");
+                return Flow::Close;
+            }
+        };
+        let dialect = user.dialect.unwrap_or(config.general.dialect);
+        if let Some(mask) = parse_event_mask(req.header("Events")) {
+            self.info.set_event_mask(mask);
+        }
+        self.info.set_auth(AuthState {
+            authenticated: true,
+            username: user.name.clone(),
+            read: user.read,
+            write: user.write,
+            dialect,
+        });
+        self.events = Some(shared.bus.subscribe());
+        if config.general.displayconnects && user.displayconnects {
+            let what = match self.info.transport {
+                Transport::Tcp => "Manager",
+                Transport::Http => "HTTP Manager",
+            };
+            tracing::info!(user = %user.name, peer = %ip, "{what} '{}' logged on from {ip}", user.name);
+        }
+        send_ack(out, req, "Authentication accepted");
+        if dialect == Dialect::Modern {
+            let (uptime, since_reload) = uptimes(shared);
+            let booted = Event::new(
+                Privilege::SYSTEM,
+                "FullyBooted",
+                vec![
+                    ("Uptime".into(), uptime.to_string()),
+                    ("LastReload".into(), since_reload.to_string()),
+                    ("Status".into(), "Fully Booted".into()),
+                ],
+                config.general.timestampevents,
+            );
+            if booted.visible_to(user.read, self.info.event_mask()) {
+                out.put_slice(&booted.bytes(dialect));
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Appends the queued events this session may see to `out` (at most `limit`).
+    /// Returns `Err` when the session lost events and must close.
+    pub fn drain_events(
+        &mut self,
+        shared: &Shared,
+        out: &mut BytesMut,
+        limit: usize,
+    ) -> Result<(), Lost> {
+        let Some(rx) = self.events.as_mut() else {
+            return Ok(());
+        };
+        let auth = self.info.auth();
+        for _ in 0..limit {
+            match rx.try_recv() {
+                Ok(ev) => {
+                    if ev.visible_to(auth.read, self.info.event_mask()) {
+                        out.put_slice(&ev.bytes(auth.dialect));
+                    }
+                }
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
+                Err(TryRecvError::Lagged(n)) => lagged(shared, &self.info, &auth, n)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the session from the session table and logs the logoff.
+    pub fn finish(&self, shared: &Shared) {
+        shared.sessions.remove(&self.info.id);
+        let auth = self.info.auth();
+        let config = shared.config();
+        if !config.general.displayconnects {
+            return;
+        }
+        let ip = self.info.peer.ip();
+        if auth.authenticated {
+            tracing::info!(user = %auth.username, peer = %ip, "Manager '{}' logged off from {ip}", auth.username);
+        } else if self.info.transport == Transport::Tcp {
+            tracing::info!(peer = %ip, "Connect attempt from '{ip}' unable to authenticate");
+        }
+    }
+}
+
+/// The session fell behind the event ring and must close.
+#[derive(Debug)]
+pub struct Lost(pub u64);
+
+fn lagged(shared: &Shared, info: &SessionInfo, auth: &AuthState, n: u64) -> Result<(), Lost> {
+    if shared.config().general.block_sockets {
+        tracing::warn!(user = %auth.username, peer = %info.peer, missed = n, "slow session missed events");
+        Ok(())
+    } else {
+        tracing::warn!(user = %auth.username, peer = %info.peer, missed = n, "slow session fell behind the event queue; closing it");
+        Err(Lost(n))
+    }
+}
+
+fn uptimes(shared: &Shared) -> (u64, u64) {
+    let now = std::time::SystemTime::now();
+    let reloaded = match shared.reloaded.lock() {
+        Ok(t) => *t,
+        Err(p) => *p.into_inner(),
+    };
+    (
+        now.duration_since(shared.started)
+            .unwrap_or_default()
+            .as_secs(),
+        now.duration_since(reloaded).unwrap_or_default().as_secs(),
+    )
+}
+
+/// Serves one TCP connection until the peer leaves, Logoff, a failed login, or shutdown.
+pub async fn serve(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    let mut session = Session::new(&shared, peer, Transport::Tcp);
+    let result = run(&shared, &mut session, stream, &mut shutdown).await;
+    if let Err(e) = result {
+        tracing::debug!(peer = %peer, error = %e, "session ended with an I/O error");
+    }
+    session.finish(&shared);
+}
+
+async fn run(
+    shared: &Arc<Shared>,
+    session: &mut Session,
+    stream: TcpStream,
+    shutdown: &mut watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let (mut reader, mut writer) = stream.into_split();
+    let dialect = session.info.auth().dialect;
+    writer.write_all(dialect.banner().as_bytes()).await?;
+
+    let mut decoder = Decoder::new();
+    let mut inbuf = BytesMut::with_capacity(1024);
+    let mut out = BytesMut::with_capacity(1024);
+    loop {
+        // Serve every complete request already buffered, in order, then flush once.
+        while let Some(frame) = decoder.decode(&mut inbuf) {
+            let flow = match frame {
+                Frame::Message(lines) => {
+                    let dialect = session.info.auth().dialect;
+                    let req = Message::parse(lines, dialect);
+                    session.dispatch(shared, req, &mut out).await
+                }
+                Frame::Rejected { reason, lines } => {
+                    let req = Message::parse(lines, session.info.auth().dialect);
+                    tracing::warn!(peer = %session.info.peer, reason = %reason.message(), "rejected request");
+                    send_error(&mut out, &req, &reason.message());
+                    Flow::Continue
+                }
+            };
+            if flow == Flow::Close {
+                writer.write_all(&out).await?;
+                let _ = writer.shutdown().await;
+                return Ok(());
+            }
+            if session.drain_events(shared, &mut out, EVENT_BATCH).is_err() {
+                writer.write_all(&out).await?;
+                return Ok(());
+            }
+            if out.len() >= 64 * 1024 {
+                writer.write_all(&out).await?;
+                out.clear();
+            }
+        }
+        if !out.is_empty() {
+            writer.write_all(&out).await?;
+            out.clear();
+            if out.capacity() > 256 * 1024 {
+                out = BytesMut::with_capacity(1024);
+            }
+        }
+
+        let events = session.events.as_mut();
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return Ok(()),
+            read = reader.read_buf(&mut inbuf) => {
+                if read? == 0 {
+                    return Ok(());
+                }
+            }
+            ev = recv(events) => {
+                match ev {
+                    Ok(ev) => {
+                        let auth = session.info.auth();
+                        if ev.visible_to(auth.read, session.info.event_mask()) {
+                            out.put_slice(&ev.bytes(auth.dialect));
+                        }
+                        if session.drain_events(shared, &mut out, EVENT_BATCH).is_err() {
+                            writer.write_all(&out).await?;
+                            return Ok(());
+                        }
+                    }
+                    Err(RecvError::Lagged(n)) => {
+                        let auth = session.info.auth();
+                        if lagged(shared, &session.info, &auth, n).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    Err(RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
+        if inbuf.capacity() > 64 * 1024 && inbuf.is_empty() {
+            inbuf = BytesMut::with_capacity(1024);
+        }
+    }
+}
+
+async fn recv(rx: Option<&mut broadcast::Receiver<Arc<Event>>>) -> Result<Arc<Event>, RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
