@@ -131,6 +131,16 @@ pub async fn run(shared: Arc<Shared>, listener: TcpListener, shutdown: impl Futu
         }
     }
     tracing::info!(sessions = sessions.len(), "shutting down");
+    shared.emit(
+        crate::privilege::Privilege::SYSTEM,
+        "Shutdown",
+        vec![
+            ("Shutdown".into(), "Cleanly".into()),
+            ("Restart".into(), "False".into()),
+        ],
+    );
+    // Give sessions a moment to write the Shutdown event before they are told to stop.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let _ = stop_tx.send(true);
     let drain = async { while sessions.join_next().await.is_some() {} };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {

@@ -1,0 +1,272 @@
+//! Who is calling ([`Context`]).
+
+use crate::privilege::{Dialect, Privilege};
+use crate::wit::ami::manager::types as wit;
+
+/// The calling session of one action call: its identity, dialect and permissions, as
+/// they were when the call started.
+///
+/// # Example
+///
+/// ```no_run
+/// use ami_plugin_sdk::{Context, Privilege, Request, Response};
+///
+/// fn whoami(req: &Request, ctx: &Context) -> Response {
+///     Response::success(req)
+///         .header("Username", ctx.username())
+///         .header("Peer", ctx.peer())
+///         .header("CanCall", if ctx.write_privilege().contains(Privilege::CALL) { "yes" } else { "no" })
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Context {
+    session_id: String,
+    username: String,
+    peer: String,
+    dialect: Dialect,
+    read_privilege: Privilege,
+    write_privilege: Privilege,
+    event_mask: Privilege,
+}
+
+impl Context {
+    /// A context for a session speaking `dialect`, with empty identity and no classes.
+    /// Plugins get their context from the host; this and the `with_*` methods are for
+    /// unit tests.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect, Privilege};
+    ///
+    /// let ctx = Context::new(Dialect::Modern)
+    ///     .with_username("admin")
+    ///     .with_write_privilege(Privilege::ALL);
+    /// assert_eq!(ctx.username(), "admin");
+    /// ```
+    pub fn new(dialect: Dialect) -> Context {
+        Context {
+            session_id: String::new(),
+            username: String::new(),
+            peer: String::new(),
+            dialect,
+            read_privilege: Privilege::NONE,
+            write_privilege: Privilege::NONE,
+            event_mask: Privilege::NONE,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn from_wit(ctx: wit::InvokeContext) -> Context {
+        Context {
+            session_id: ctx.session_id,
+            username: ctx.username,
+            peer: ctx.peer,
+            dialect: Dialect::from_wit(ctx.dialect),
+            read_privilege: Privilege::from_wit(ctx.read_privilege),
+            write_privilege: Privilege::from_wit(ctx.write_privilege),
+            event_mask: Privilege::from_wit(ctx.event_mask),
+        }
+    }
+
+    /// This context with the session id `id`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect};
+    ///
+    /// let ctx = Context::new(Dialect::V1).with_session_id("s-1");
+    /// assert_eq!(ctx.session_id(), "s-1");
+    /// ```
+    pub fn with_session_id(mut self, id: impl Into<String>) -> Context {
+        self.session_id = id.into();
+        self
+    }
+
+    /// This context with the user name `username`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect};
+    ///
+    /// let ctx = Context::new(Dialect::V1).with_username("admin");
+    /// assert_eq!(ctx.username(), "admin");
+    /// ```
+    pub fn with_username(mut self, username: impl Into<String>) -> Context {
+        self.username = username.into();
+        self
+    }
+
+    /// This context with the peer address `peer` (`ip:port`).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect};
+    ///
+    /// let ctx = Context::new(Dialect::V1).with_peer("127.0.0.1:40000");
+    /// assert_eq!(ctx.peer(), "127.0.0.1:40000");
+    /// ```
+    pub fn with_peer(mut self, peer: impl Into<String>) -> Context {
+        self.peer = peer.into();
+        self
+    }
+
+    /// This context with the read classes `read`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect, Privilege};
+    ///
+    /// let ctx = Context::new(Dialect::V1).with_read_privilege(Privilege::CALL);
+    /// assert_eq!(ctx.read_privilege(), Privilege::CALL);
+    /// ```
+    pub fn with_read_privilege(mut self, read: Privilege) -> Context {
+        self.read_privilege = read;
+        self
+    }
+
+    /// This context with the write classes `write`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect, Privilege};
+    ///
+    /// let ctx = Context::new(Dialect::V1).with_write_privilege(Privilege::ALL);
+    /// assert_eq!(ctx.write_privilege(), Privilege::ALL);
+    /// ```
+    pub fn with_write_privilege(mut self, write: Privilege) -> Context {
+        self.write_privilege = write;
+        self
+    }
+
+    /// This context with the event mask `mask`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect, Privilege};
+    ///
+    /// let ctx = Context::new(Dialect::V1).with_event_mask(Privilege::USER);
+    /// assert_eq!(ctx.event_mask(), Privilege::USER);
+    /// ```
+    pub fn with_event_mask(mut self, mask: Privilege) -> Context {
+        self.event_mask = mask;
+        self
+    }
+
+    /// The dialect replies must be rendered in.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Dialect, Request, Response};
+    ///
+    /// fn goodbye(req: &Request, ctx: &Context) -> Response {
+    ///     let text = match ctx.dialect() {
+    ///         Dialect::V1 => "Bye",
+    ///         Dialect::Modern => "Bye.",
+    ///     };
+    ///     Response::ack(req, text)
+    /// }
+    /// ```
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The calling session's id: stable for the session's life and unguessable; the key
+    /// for [`session::verify_read_permissions`](crate::session::verify_read_permissions).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{session, Context, Privilege};
+    ///
+    /// fn may_read_calls(ctx: &Context) -> bool {
+    ///     session::verify_read_permissions(ctx.session_id(), Privilege::CALL)
+    /// }
+    /// ```
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// The logged-in user name, as spelled in the configuration.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{log, Context};
+    ///
+    /// fn audit(ctx: &Context) {
+    ///     log::info(format!("called by {}", ctx.username()));
+    /// }
+    /// ```
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The session's peer address, `ip:port`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{log, Context};
+    ///
+    /// fn audit(ctx: &Context) {
+    ///     log::debug(format!("call from {}", ctx.peer()));
+    /// }
+    /// ```
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// The session's read classes (which events it may receive).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Privilege};
+    ///
+    /// fn sees_user_events(ctx: &Context) -> bool {
+    ///     ctx.read_privilege().contains(Privilege::USER)
+    /// }
+    /// ```
+    pub fn read_privilege(&self) -> Privilege {
+        self.read_privilege
+    }
+
+    /// The session's write classes (which actions it may run).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::{Context, Privilege};
+    ///
+    /// fn may_originate(ctx: &Context) -> bool {
+    ///     ctx.write_privilege().intersects(Privilege::ORIGINATE)
+    /// }
+    /// ```
+    pub fn write_privilege(&self) -> Privilege {
+        self.write_privilege
+    }
+
+    /// The session's event mask when the call started (see also
+    /// [`session::event_mask`](crate::session::event_mask)).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use ami_plugin_sdk::Context;
+    ///
+    /// fn events_off(ctx: &Context) -> bool {
+    ///     ctx.event_mask().is_empty()
+    /// }
+    /// ```
+    pub fn event_mask(&self) -> Privilege {
+        self.event_mask
+    }
+}

@@ -1,0 +1,269 @@
+//! Write Asterisk Manager Interface (AMI) actions as WebAssembly components for `ami-host`.
+//!
+//! A plugin is a `cdylib` crate built for `wasm32-wasip2` that depends on this crate
+//! alone. It declares its actions once with [`plugin!`]; each action is a plain function
+//! `fn(&Request, &Context) -> Response`:
+//!
+//! ```no_run
+//! use ami_plugin_sdk::{Context, Dialect, Request, Response};
+//!
+//! ami_plugin_sdk::plugin! {
+//!     Ping {
+//!         privilege: NONE,
+//!         synopsis: "Keepalive command",
+//!         description: "Answers at once, so a client can tell the connection is alive.",
+//!         handler: ping,
+//!     }
+//! }
+//!
+//! fn ping(req: &Request, ctx: &Context) -> Response {
+//!     match ctx.dialect() {
+//!         Dialect::V1 => Response::response(req, "Pong", None),
+//!         Dialect::Modern => Response::success(req).header("Ping", "Pong"),
+//!     }
+//! }
+//! ```
+//!
+//! ```toml
+//! [package]
+//! name = "my-plugin"
+//!
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! ami-plugin-sdk = { path = "../../plugin-sdk" }
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2`; the component is
+//! `target/wasm32-wasip2/release/my_plugin.wasm`.
+//!
+//! # Layout
+//!
+//! * [`Request`], [`Context`]: what a handler receives (headers, dialect, caller).
+//! * [`Response`], [`Message`]: reply builders that echo `ActionID` the way Asterisk does.
+//! * [`Privilege`], [`Dialect`]: permission classes and the two wire dialects.
+//! * Capabilities, one module per grant: [`events`], [`session`], [`core`], [`log`]. A
+//!   component imports only the interfaces whose functions it calls, and the host refuses
+//!   to load a plugin importing one its operator did not grant.
+//!
+//! Handlers should keep their logic in plain functions over plain values, so native unit
+//! tests (`cargo test`) can reach it: the capability functions only work inside the host.
+
+#![deny(missing_docs)]
+
+/// The generated bindings of the `ami:manager@1.0.0` world `plugin`. Not part of the API.
+#[doc(hidden)]
+#[allow(unsafe_code, missing_docs, clippy::all)]
+pub mod wit {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit",
+        pub_export_macro: true,
+        default_bindings_module: "$crate::wit",
+    });
+}
+
+mod context;
+pub mod core;
+pub mod events;
+pub mod log;
+mod macros;
+mod privilege;
+mod request;
+mod response;
+pub mod session;
+
+pub use crate::context::Context;
+pub use crate::core::ActionInfo;
+pub use crate::privilege::{Dialect, Privilege};
+pub use crate::request::Request;
+pub use crate::response::{Message, Output, Response};
+
+#[doc(hidden)]
+pub use wit_bindgen;
+
+/// The version of this SDK, stamped into every plugin's `describe()` answer.
+///
+/// # Example
+///
+/// ```no_run
+/// assert!(!ami_plugin_sdk::SDK_VERSION.is_empty());
+/// ```
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The version of the `ami:manager` contract this SDK implements.
+///
+/// # Example
+///
+/// ```no_run
+/// assert_eq!(ami_plugin_sdk::CONTRACT_VERSION, "1.0.0");
+/// ```
+pub const CONTRACT_VERSION: &str = "1.0.0";
+
+/// The names a plugin usually needs: `use ami_plugin_sdk::prelude::*;`.
+///
+/// # Example
+///
+/// ```no_run
+/// use ami_plugin_sdk::prelude::*;
+///
+/// fn ack(req: &Request, _ctx: &Context) -> Response {
+///     Response::ack(req, "ok")
+/// }
+/// ```
+pub mod prelude {
+    pub use crate::{Context, Dialect, Message, Privilege, Request, Response};
+}
+
+/// What [`plugin!`] expands to calls into; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    use crate::wit::ami::manager::types as wit;
+    use crate::wit::exports::ami::manager::action;
+    use crate::{ActionInfo, Context, Privilege, Request, Response};
+
+    pub use action::{Guest, PluginInfo};
+    pub use wit::{InvokeContext, Message as WitMessage, Response as WitResponse};
+
+    /// An action handler.
+    pub type Handler = fn(&Request, &Context) -> Response;
+
+    /// The modern synopsis: the one given, else `synopsis` with a final `.`.
+    pub fn modern_synopsis(synopsis: &str, given: Option<&str>) -> String {
+        match given {
+            Some(text) => text.to_string(),
+            None if synopsis.ends_with('.') => synopsis.to_string(),
+            None => format!("{synopsis}."),
+        }
+    }
+
+    /// One action's declaration; `modern_privilege` and `modern_synopsis` hold zero or one
+    /// element (absent: derived from the V1 values).
+    pub fn action_info(
+        name: &str,
+        privilege: Privilege,
+        modern_privilege: &[Privilege],
+        synopsis: &str,
+        modern_synopsis: &[&str],
+        description: &str,
+    ) -> ActionInfo {
+        ActionInfo {
+            name: name.to_string(),
+            privilege,
+            modern_privilege: modern_privilege.first().copied().unwrap_or(privilege),
+            synopsis: synopsis.to_string(),
+            modern_synopsis: self::modern_synopsis(synopsis, modern_synopsis.first().copied()),
+            description: description.to_string(),
+        }
+    }
+
+    /// The `describe()` answer.
+    pub fn plugin_info(actions: Vec<ActionInfo>) -> PluginInfo {
+        PluginInfo {
+            sdk_version: crate::SDK_VERSION.to_string(),
+            contract_version: crate::CONTRACT_VERSION.to_string(),
+            actions: actions.into_iter().map(ActionInfo::into_wit).collect(),
+        }
+    }
+
+    /// Runs the handler named `action` (case-insensitive); an unknown name gets
+    /// `Invalid/unknown command`.
+    pub fn dispatch(
+        action: &str,
+        req: &Request,
+        ctx: &Context,
+        handlers: &[(&str, Handler)],
+    ) -> Response {
+        match handlers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(action))
+        {
+            Some((_, handler)) => handler(req, ctx),
+            None => Response::error(req, "Invalid/unknown command"),
+        }
+    }
+
+    /// The `invoke()` export: converts the call, runs `run` (the plugin's `ami_invoke`)
+    /// and converts the reply.
+    pub fn invoke(
+        ctx: InvokeContext,
+        action: &str,
+        request: WitMessage,
+        run: fn(&str, &Request, &Context) -> Response,
+    ) -> WitResponse {
+        let ctx = Context::from_wit(ctx);
+        let req = Request::from_wit(request, ctx.dialect());
+        run(action, &req, &ctx).into_wit()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::Dialect;
+
+        fn one(req: &Request, _: &Context) -> Response {
+            Response::ack(req, "one")
+        }
+
+        fn two(req: &Request, ctx: &Context) -> Response {
+            Response::ack(req, ctx.username())
+        }
+
+        const HANDLERS: &[(&str, Handler)] = &[("One", one), ("Two", two)];
+
+        #[test]
+        fn dispatch_is_case_insensitive() {
+            let ctx = Context::new(Dialect::V1).with_username("bob");
+            let req = Request::new(Dialect::V1, [("ActionID", "1")]);
+            let reply = dispatch("tWO", &req, &ctx, HANDLERS);
+            assert_eq!(
+                reply.to_wire(),
+                "Response: Success\r\nActionID: 1\r\nMessage: bob\r\n\r\n"
+            );
+        }
+
+        #[test]
+        fn unknown_action_is_an_error() {
+            let ctx = Context::new(Dialect::Modern);
+            let req = Request::new(Dialect::Modern, [("A", "b")]);
+            let reply = dispatch("Three", &req, &ctx, HANDLERS);
+            assert_eq!(
+                reply.to_wire(),
+                "Response: Error\r\nMessage: Invalid/unknown command\r\n\r\n"
+            );
+        }
+
+        #[test]
+        fn modern_values_default_from_v1() {
+            let info = action_info("Ping", Privilege::NONE, &[], "Keepalive command", &[], "d");
+            assert_eq!(info.modern_synopsis, "Keepalive command.");
+            assert_eq!(info.modern_privilege, Privilege::NONE);
+            let info = action_info(
+                "CoreStatus",
+                Privilege::SYSTEM,
+                &[Privilege::SYSTEM | Privilege::REPORTING],
+                "Done already.",
+                &[],
+                "d",
+            );
+            assert_eq!(info.modern_synopsis, "Done already.");
+            assert_eq!(
+                info.modern_privilege,
+                Privilege::SYSTEM | Privilege::REPORTING
+            );
+            let info = action_info("X", Privilege::CALL, &[], "a", &["b"], "d");
+            assert_eq!(info.modern_synopsis, "b");
+            assert_eq!(info.modern_privilege, Privilege::CALL);
+        }
+
+        #[test]
+        fn plugin_info_is_stamped() {
+            let info = plugin_info(vec![action_info("X", Privilege::USER, &[], "s", &[], "d")]);
+            assert_eq!(info.sdk_version, env!("CARGO_PKG_VERSION"));
+            assert_eq!(info.contract_version, "1.0.0");
+            assert_eq!(info.actions.len(), 1);
+            assert_eq!(info.actions[0].name, "X");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Built-in plugin serving `Events`.
+
+mod events;
+
+ami_plugin_sdk::plugin! {
+    Events {
+        privilege: NONE,
+        synopsis: "Control Event Flow",
+        description: events::DESCRIPTION,
+        handler: events::events,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ami_plugin_sdk::{Context, Dialect, Privilege, Request};
+
+    #[test]
+    fn declares_the_action() {
+        let actions = super::ami_actions();
+        assert_eq!(actions.len(), 1);
+        let action = &actions[0];
+        assert_eq!(action.name, "Events");
+        assert_eq!(action.privilege, Privilege::NONE);
+        assert_eq!(action.modern_privilege, Privilege::NONE);
+        assert_eq!(action.synopsis, "Control Event Flow");
+        assert_eq!(action.modern_synopsis, "Control Event Flow.");
+        assert!(!action.description.is_empty());
+    }
+
+    #[test]
+    fn unknown_action_is_an_error() {
+        let req = Request::new(Dialect::V1, [("Action", "Nope"), ("ActionID", "1")]);
+        let reply = super::ami_invoke("Nope", &req, &Context::new(Dialect::V1));
+        assert_eq!(
+            reply.to_wire(),
+            "Response: Error\r\nActionID: 1\r\nMessage: Invalid/unknown command\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Black-box tests: each starts the real `amihost` binary on port 0 and talks to it.
+//! Build first: `plugins/build.sh && cargo build -p ami-host` (the README's test command
+//! does both).
+
+mod cli;
+mod clients;
+mod events;
+mod limits;
+mod protocol;
+mod support;

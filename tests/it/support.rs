@@ -1,0 +1,460 @@
+//! Test harness: start the real `amihost` binary on port 0 with a config written for the
+//! test, wait for its ready line, and talk AMI to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long any single read waits before the test fails.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The cargo target directory (the test binary lives in `<target>/debug/deps`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    let deps = exe.parent().expect("deps dir");
+    let profile = deps.parent().expect("profile dir");
+    profile.parent().expect("target dir").to_path_buf()
+}
+
+/// Path of the `amihost` binary built beside this test binary.
+pub fn amihost_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    let profile = exe.parent().and_then(Path::parent).expect("profile dir");
+    let bin = profile.join("amihost");
+    assert!(
+        bin.exists(),
+        "{} not found: build it first (cargo build -p ami-host)",
+        bin.display()
+    );
+    bin
+}
+
+/// The built-in plugins directory that `plugins/build.sh` fills.
+pub fn builtin_plugins() -> PathBuf {
+    let dir = target_dir().join("plugins");
+    assert!(
+        dir.join("ping.wasm").exists(),
+        "{} has no built-in plugins: run plugins/build.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// A test fixture plugin (`target/test-plugins/<name>.wasm`).
+pub fn fixture_plugin(name: &str) -> PathBuf {
+    let p = target_dir().join("test-plugins").join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} missing: run plugins/build.sh", p.display());
+    p
+}
+
+/// A fresh scratch directory.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "amihost-it-{}-{}-{tag}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// The usual users of the tests (same as the Asterisk 22 transcripts' config, plus more).
+pub const USERS: &str = r#"
+[users.admin]
+secret = "amp111"
+read = "all"
+write = "all"
+
+[users.reader]
+secret = "reader"
+read = "call"
+write = "none"
+
+[users.userclass]
+secret = "uc"
+read = "user"
+write = "user"
+
+[users.modern]
+secret = "modern"
+read = "all"
+write = "all"
+dialect = "modern"
+"#;
+
+/// Options for starting a host.
+pub struct HostBuilder {
+    general: String,
+    extra: String,
+    fixtures: Vec<&'static str>,
+    builtins: bool,
+
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        HostBuilder {
+            general: String::new(),
+            extra: String::new(),
+            fixtures: Vec::new(),
+            builtins: true,
+
+        }
+    }
+}
+
+impl HostBuilder {
+    /// Lines added to `[general]`.
+    pub fn general(mut self, lines: &str) -> Self {
+        self.general.push_str(lines);
+        self.general.push('\n');
+        self
+    }
+
+    /// The modern dialect for the listener.
+    pub fn modern(self) -> Self {
+        self.general("dialect = \"modern\"")
+    }
+
+    /// Extra TOML appended to the config (e.g. `[plugins]` keys).
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra.push_str(toml);
+        self.extra.push('\n');
+        self
+    }
+
+    /// Adds a fixture plugin to the plugin directory.
+    pub fn fixture(mut self, name: &'static str) -> Self {
+        self.fixtures.push(name);
+        self
+    }
+
+    /// Writes the config and starts the host.
+    pub fn start(self) -> Host {
+        let dir = scratch_dir("host");
+        let plugins = dir.join("plugins");
+        std::fs::create_dir_all(&plugins).expect("plugin dir");
+        if self.builtins {
+            for entry in std::fs::read_dir(builtin_plugins()).expect("read builtins") {
+                let p = entry.expect("entry").path();
+                if p.extension().is_some_and(|e| e == "wasm") {
+                    std::fs::copy(&p, plugins.join(p.file_name().expect("name"))).expect("copy plugin");
+                }
+            }
+        }
+        for f in &self.fixtures {
+            std::fs::copy(fixture_plugin(f), plugins.join(format!("{f}.wasm"))).expect("copy fixture");
+        }
+        let extra_has_plugins = self.extra.contains("[plugins]");
+        let mut toml = format!("[general]\n{}\n", self.general);
+        if !extra_has_plugins {
+            toml.push_str(&format!("[plugins]\ndir = \"{}\"\n", plugins.display()));
+        }
+        toml.push_str(&self.extra);
+        toml.push_str(USERS);
+        let config = dir.join("amihost.toml");
+        std::fs::write(&config, toml).expect("write config");
+        Host::spawn(&config, &[])
+    }
+}
+
+/// A running `amihost`.
+pub struct Host {
+    child: Child,
+    /// The AMI address it listens on.
+    pub addr: std::net::SocketAddr,
+    /// Everything it wrote to stderr so far.
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Host {
+    /// Starts a host with the default config.
+    pub fn start() -> Host {
+        HostBuilder::default().start()
+    }
+
+    /// Starts `amihost --config <config> --listen 127.0.0.1:0` and waits for its ready line.
+    pub fn spawn(config: &Path, env: &[(String, String)]) -> Host {
+        let mut cmd = Command::new(amihost_bin());
+        cmd.arg("--config")
+            .arg(config)
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn amihost");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        {
+            let pipe = child.stderr.take().expect("stderr");
+            let sink = stderr.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut s = sink.lock().expect("stderr lock");
+                    s.push_str(&line);
+                    s.push('\n');
+                }
+            });
+        }
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Some(Ok(line)) = lines.next() {
+                if let Some(addr) = line.strip_prefix("AMI listening on ") {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(a) => a.parse().expect("ready line address"),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                panic!(
+                    "amihost did not print its ready line; stderr:\n{}",
+                    stderr.lock().expect("lock")
+                );
+            }
+        };
+        Host {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Connects and reads the banner.
+    pub async fn connect(&self) -> Client {
+        let mut c = Client::connect(self.addr).await;
+        let banner = c.read_line().await;
+        assert!(banner.starts_with("Asterisk Call Manager/"), "banner {banner:?}");
+        c.banner = banner;
+        c
+    }
+
+    /// Connects and logs in as `user` (events as given, e.g. `Some("off")`).
+    pub async fn login(&self, user: &str, secret: &str, events: Option<&str>) -> Client {
+        let mut c = self.connect().await;
+        c.login(user, secret, events).await;
+        c
+    }
+
+    /// The captured log so far.
+    pub fn log(&self) -> String {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// Resident memory of the host, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An AMI client over TCP.
+pub struct Client {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// The banner line read on connect.
+    pub banner: String,
+}
+
+/// A message read from the server: raw bytes and parsed headers.
+#[derive(Debug, Clone)]
+pub struct Msg {
+    /// The exact bytes, blank line included.
+    pub raw: String,
+    /// `(name, value)` pairs.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Msg {
+    /// First header named `name` (case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether it is the event `name`.
+    pub fn is_event(&self, name: &str) -> bool {
+        self.get("Event") == Some(name)
+    }
+}
+
+impl Client {
+    /// Connects without reading anything.
+    pub async fn connect(addr: std::net::SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Client {
+            stream,
+            buf: Vec::new(),
+            banner: String::new(),
+        }
+    }
+
+    /// Sends raw bytes.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Sends a message built from `lines` (each gets CR LF, plus the blank line).
+    pub async fn send(&mut self, lines: &[&str]) {
+        let mut s = String::new();
+        for l in lines {
+            s.push_str(l);
+            s.push_str("\r\n");
+        }
+        s.push_str("\r\n");
+        self.send_raw(s.as_bytes()).await;
+    }
+
+    async fn fill(&mut self) -> bool {
+        self.buf.reserve(64 * 1024);
+        match tokio::time::timeout(READ_TIMEOUT, self.stream.read_buf(&mut self.buf)).await {
+            Ok(Ok(0)) => false,
+            Ok(Ok(_)) => true,
+            Ok(Err(_)) => false,
+            Err(_) => panic!(
+                "timed out waiting for the server; buffered: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            ),
+        }
+    }
+
+    /// Reads one line (without CR LF).
+    pub async fn read_line(&mut self) -> String {
+        loop {
+            if let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..pos + 2).collect();
+                return String::from_utf8_lossy(&line[..pos]).into_owned();
+            }
+            assert!(self.fill().await, "connection closed while reading a line");
+        }
+    }
+
+    /// Reads bytes up to and including `marker`.
+    pub async fn read_until(&mut self, marker: &[u8]) -> String {
+        loop {
+            if let Some(pos) = self.buf.windows(marker.len()).position(|w| w == marker) {
+                let bytes: Vec<u8> = self.buf.drain(..pos + marker.len()).collect();
+                return String::from_utf8_lossy(&bytes).into_owned();
+            }
+            assert!(self.fill().await, "connection closed while reading");
+        }
+    }
+
+    /// Reads one message (up to its blank line).
+    pub async fn read_msg(&mut self) -> Msg {
+        let raw = self.read_until(b"\r\n\r\n").await;
+        let headers = raw
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .map(|l| match l.split_once(": ") {
+                Some((n, v)) => (n.to_string(), v.to_string()),
+                None => (l.to_string(), String::new()),
+            })
+            .collect();
+        Msg { raw, headers }
+    }
+
+    /// Reads messages until one that is not an event (a reply), returning it.
+    pub async fn read_reply(&mut self) -> Msg {
+        loop {
+            let m = self.read_msg().await;
+            if m.get("Event").is_none() {
+                return m;
+            }
+        }
+    }
+
+    /// Reads messages until the event `name` arrives.
+    pub async fn wait_event(&mut self, name: &str) -> Msg {
+        loop {
+            let m = self.read_msg().await;
+            if m.is_event(name) {
+                return m;
+            }
+        }
+    }
+
+    /// Sends a request and returns the reply (skipping events).
+    pub async fn request(&mut self, lines: &[&str]) -> Msg {
+        self.send(lines).await;
+        self.read_reply().await
+    }
+
+    /// Logs in, asserting success.
+    pub async fn login(&mut self, user: &str, secret: &str, events: Option<&str>) {
+        let u = format!("Username: {user}");
+        let s = format!("Secret: {secret}");
+        let mut lines = vec!["Action: Login", u.as_str(), s.as_str()];
+        let e;
+        if let Some(ev) = events {
+            e = format!("Events: {ev}");
+            lines.push(e.as_str());
+        }
+        let reply = self.request(&lines).await;
+        assert_eq!(reply.get("Response"), Some("Success"), "login reply {reply:?}");
+    }
+
+    /// True when the server closes the connection within the read timeout (buffered
+    /// bytes are discarded).
+    pub async fn closed(&mut self) -> bool {
+        let deadline = Instant::now() + READ_TIMEOUT;
+        while Instant::now() < deadline {
+            if !self.fill().await {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether anything arrives within `wait` (consumes nothing).
+    pub async fn quiet_for(&mut self, wait: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        match tokio::time::timeout(wait, self.stream.read_buf(&mut self.buf)).await {
+            Err(_) => true,
+            Ok(Ok(_)) => false,
+            Ok(Err(_)) => false,
+        }
+    }
+}
