@@ -9,13 +9,33 @@ use crate::support::{amihost_bin, builtin_plugins, scratch_dir, Host};
 fn check_config_accepts_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
     let dir = scratch_dir("check");
     let good = dir.join("good.toml");
-    std::fs::write(&good, "[general]\nport = 5038\n\n[users.admin]\nsecret = \"x\"\nread = \"all\"\n").unwrap();
-    let out = Command::new(amihost_bin()).arg("--check-config").arg(&good).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &good,
+        "[general]\nport = 5038\n\n[users.admin]\nsecret = \"x\"\nread = \"all\"\n",
+    )
+    .unwrap();
+    let out = Command::new(amihost_bin())
+        .arg("--check-config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let bad = dir.join("bad.toml");
-    std::fs::write(&bad, "[general]\nport = 5038\n\n[users.admin]\nsecret = \"x\"\nread = \"system,cal\"\n").unwrap();
-    let out = Command::new(amihost_bin()).arg("--check-config").arg(&bad).output().unwrap();
+    std::fs::write(
+        &bad,
+        "[general]\nport = 5038\n\n[users.admin]\nsecret = \"x\"\nread = \"system,cal\"\n",
+    )
+    .unwrap();
+    let out = Command::new(amihost_bin())
+        .arg("--check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:6"), "{err}");
@@ -24,10 +44,17 @@ fn check_config_accepts_a_good_file_and_names_file_line_and_key_of_a_bad_one() {
 
     let unknown = dir.join("unknown.toml");
     std::fs::write(&unknown, "[general]\nprot = 5038\n").unwrap();
-    let out = Command::new(amihost_bin()).arg("--check-config").arg(&unknown).output().unwrap();
+    let out = Command::new(amihost_bin())
+        .arg("--check-config")
+        .arg(&unknown)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown.toml:2") && err.contains("prot"), "{err}");
+    assert!(
+        err.contains("unknown.toml:2") && err.contains("prot"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -52,13 +79,24 @@ async fn asterisk_manager_conf_and_users_conf_are_accepted() {
     )
     .unwrap();
     // `.conf` configs have no [plugins] section; point the host at the built-ins.
-    let env = [("AMIHOST_PLUGIN_DIR".to_string(), builtin_plugins().display().to_string())];
+    let env = [(
+        "AMIHOST_PLUGIN_DIR".to_string(),
+        builtin_plugins().display().to_string(),
+    )];
     let host = Host::spawn(&dir.join("manager.conf"), &env);
     let mut admin = host.login("admin", "amp111", Some("off")).await;
-    assert_eq!(admin.request(&["Action: Ping"]).await.get("Response"), Some("Pong"));
+    assert_eq!(
+        admin.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
     let mut joe = host.login("6000", "1234", None).await;
-    admin.request(&["Action: UserEvent", "UserEvent: ToJoe"]).await;
-    assert_eq!(joe.wait_event("UserEvent").await.get("UserEvent"), Some("ToJoe"));
+    admin
+        .request(&["Action: UserEvent", "UserEvent: ToJoe"])
+        .await;
+    assert_eq!(
+        joe.wait_event("UserEvent").await.get("UserEvent"),
+        Some("ToJoe")
+    );
 }
 
 #[tokio::test]
@@ -66,7 +104,11 @@ async fn sigterm_shuts_down_gracefully() {
     let mut host = Host::start();
     let mut c = host.login("admin", "amp111", None).await;
     let t = Instant::now();
-    let status = Command::new("kill").arg("-TERM").arg(host.pid().to_string()).status().unwrap();
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(host.pid().to_string())
+        .status()
+        .unwrap();
     assert!(status.success());
     let ev = c.wait_event("Shutdown").await;
     assert_eq!(ev.get("Shutdown"), Some("Cleanly"));

@@ -11,10 +11,19 @@ async fn user_event_reaches_other_sessions_v1() {
     let mut listener = host.login("admin", "amp111", None).await;
     let mut driver = host.login("admin", "amp111", Some("off")).await;
     driver
-        .send(&["Action: UserEvent", "ActionID: 9", "UserEvent: MyEvent", "Header1: value one", "Header2: value: two"])
+        .send(&[
+            "Action: UserEvent",
+            "ActionID: 9",
+            "UserEvent: MyEvent",
+            "Header1: value one",
+            "Header2: value: two",
+        ])
         .await;
     let ack = driver.read_msg().await;
-    assert_eq!(ack.raw, "Response: Success\r\nActionID: 9\r\nMessage: Event Sent\r\n\r\n");
+    assert_eq!(
+        ack.raw,
+        "Response: Success\r\nActionID: 9\r\nMessage: Event Sent\r\n\r\n"
+    );
     let ev = listener.wait_event("UserEvent").await;
     assert_eq!(
         ev.raw,
@@ -28,7 +37,13 @@ async fn user_event_reaches_other_sessions_modern() {
     let mut listener = host.login("admin", "amp111", Some("on")).await;
     let mut driver = host.login("admin", "amp111", Some("off")).await;
     driver
-        .send(&["Action: UserEvent", "ActionID: 9", "UserEvent: MyEvent", "Header1: value one", "Header2: value: two"])
+        .send(&[
+            "Action: UserEvent",
+            "ActionID: 9",
+            "UserEvent: MyEvent",
+            "Header1: value one",
+            "Header2: value: two",
+        ])
         .await;
     assert_eq!(
         driver.read_msg().await.raw,
@@ -41,19 +56,28 @@ async fn user_event_reaches_other_sessions_modern() {
     );
     driver.send(&["Action: UserEvent", "UserEvent: NoId"]).await;
     let ev = listener.wait_event("UserEvent").await;
-    assert_eq!(ev.raw, "Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: NoId\r\n\r\n");
+    assert_eq!(
+        ev.raw,
+        "Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: NoId\r\n\r\n"
+    );
 }
 
 #[tokio::test]
 async fn timestampevents_adds_timestamp() {
-    let host = HostBuilder::default().general("timestampevents = true").start();
+    let host = HostBuilder::default()
+        .general("timestampevents = true")
+        .start();
     let mut listener = host.login("admin", "amp111", None).await;
     let mut driver = host.login("admin", "amp111", Some("off")).await;
-    driver.request(&["Action: UserEvent", "UserEvent: Stamp"]).await;
+    driver
+        .request(&["Action: UserEvent", "UserEvent: Stamp"])
+        .await;
     let ev = listener.wait_event("UserEvent").await;
     let lines: Vec<&str> = ev.raw.split("\r\n").collect();
     assert_eq!(lines[1], "Privilege: user,all");
-    let ts = lines[2].strip_prefix("Timestamp: ").expect("Timestamp third");
+    let ts = lines[2]
+        .strip_prefix("Timestamp: ")
+        .expect("Timestamp third");
     let (s, us) = ts.split_once('.').expect("dot");
     assert!(s.parse::<u64>().is_ok() && us.len() == 6);
     // Replies never carry a Timestamp.
@@ -68,9 +92,17 @@ async fn read_limited_user_gets_only_its_classes() {
     let mut reader = host.login("reader", "reader", None).await;
     let mut uc = host.login("userclass", "uc", None).await;
     let mut driver = host.login("admin", "amp111", Some("off")).await;
-    driver.request(&["Action: UserEvent", "UserEvent: One"]).await;
-    assert_eq!(uc.wait_event("UserEvent").await.get("UserEvent"), Some("One"));
-    assert!(reader.quiet_for(Duration::from_millis(500)).await, "reader got a user event");
+    driver
+        .request(&["Action: UserEvent", "UserEvent: One"])
+        .await;
+    assert_eq!(
+        uc.wait_event("UserEvent").await.get("UserEvent"),
+        Some("One")
+    );
+    assert!(
+        reader.quiet_for(Duration::from_millis(500)).await,
+        "reader got a user event"
+    );
 }
 
 #[tokio::test]
@@ -81,8 +113,7 @@ async fn write_limited_user_gets_permission_denied() {
             let a = format!("Action: {action}");
             let m = r.request(&[a.as_str(), "ActionID: 23"]).await;
             assert_eq!(
-                m.raw,
-                "Response: Error\r\nActionID: 23\r\nMessage: Permission denied\r\n\r\n",
+                m.raw, "Response: Error\r\nActionID: 23\r\nMessage: Permission denied\r\n\r\n",
                 "{action}"
             );
         }
@@ -91,8 +122,16 @@ async fn write_limited_user_gets_permission_denied() {
         assert!(m.get("Response") == Some("Pong") || m.get("Ping") == Some("Pong"));
         // userclass may send UserEvents but not CoreSettings.
         let mut u = host.login("userclass", "uc", Some("off")).await;
-        assert_eq!(u.request(&["Action: UserEvent", "UserEvent: ok"]).await.get("Message"), Some("Event Sent"));
-        assert_eq!(u.request(&["Action: CoreSettings"]).await.get("Message"), Some("Permission denied"));
+        assert_eq!(
+            u.request(&["Action: UserEvent", "UserEvent: ok"])
+                .await
+                .get("Message"),
+            Some("Event Sent")
+        );
+        assert_eq!(
+            u.request(&["Action: CoreSettings"]).await.get("Message"),
+            Some("Permission denied")
+        );
     }
 }
 
@@ -101,30 +140,58 @@ async fn events_action_changes_what_arrives_v1() {
     let host = Host::start();
     let mut a = host.login("admin", "amp111", Some("off")).await;
     let mut d = host.login("admin", "amp111", Some("off")).await;
-    assert_eq!(a.request(&["Action: Events", "ActionID: e1", "EventMask: on"]).await.raw, "Response: Events On\r\nActionID: e1\r\n\r\n");
-    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: on"]).await;
+    assert_eq!(
+        a.request(&["Action: Events", "ActionID: e1", "EventMask: on"])
+            .await
+            .raw,
+        "Response: Events On\r\nActionID: e1\r\n\r\n"
+    );
+    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: on"])
+        .await;
     assert_eq!(a.wait_event("UserEvent").await.get("Tag"), Some("on"));
 
-    assert_eq!(a.request(&["Action: Events", "ActionID: e2", "EventMask: off"]).await.raw, "Response: Events Off\r\nActionID: e2\r\n\r\n");
-    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: off"]).await;
+    assert_eq!(
+        a.request(&["Action: Events", "ActionID: e2", "EventMask: off"])
+            .await
+            .raw,
+        "Response: Events Off\r\nActionID: e2\r\n\r\n"
+    );
+    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: off"])
+        .await;
     assert!(a.quiet_for(Duration::from_millis(400)).await);
 
-    assert_eq!(a.request(&["Action: Events", "EventMask: system,call"]).await.raw, "Response: Events On\r\n\r\n");
-    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: syscall"]).await;
+    assert_eq!(
+        a.request(&["Action: Events", "EventMask: system,call"])
+            .await
+            .raw,
+        "Response: Events On\r\n\r\n"
+    );
+    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: syscall"])
+        .await;
     assert!(a.quiet_for(Duration::from_millis(400)).await);
 
-    assert_eq!(a.request(&["Action: Events", "EventMask: user"]).await.raw, "Response: Events On\r\n\r\n");
-    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: user"]).await;
+    assert_eq!(
+        a.request(&["Action: Events", "EventMask: user"]).await.raw,
+        "Response: Events On\r\n\r\n"
+    );
+    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: user"])
+        .await;
     assert_eq!(a.wait_event("UserEvent").await.get("Tag"), Some("user"));
 
     // A numeric mask: 64 is `user`.
     a.request(&["Action: Events", "EventMask: 0"]).await;
     a.request(&["Action: Events", "EventMask: 64"]).await;
-    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: numeric"]).await;
+    d.request(&["Action: UserEvent", "UserEvent: Probe", "Tag: numeric"])
+        .await;
     assert_eq!(a.wait_event("UserEvent").await.get("Tag"), Some("numeric"));
 
-    let m = a.request(&["Action: Events", "ActionID: e9", "EventMask: "]).await;
-    assert_eq!(m.raw, "Response: Error\r\nActionID: e9\r\nMessage: Invalid event mask\r\n\r\n");
+    let m = a
+        .request(&["Action: Events", "ActionID: e9", "EventMask: "])
+        .await;
+    assert_eq!(
+        m.raw,
+        "Response: Error\r\nActionID: e9\r\nMessage: Invalid event mask\r\n\r\n"
+    );
 }
 
 #[tokio::test]
@@ -132,13 +199,25 @@ async fn events_action_modern() {
     let host = HostBuilder::default().modern().start();
     let mut a = host.login("admin", "amp111", Some("off")).await;
     let mut d = host.login("admin", "amp111", Some("off")).await;
-    for (mask, answer) in [("on", "On"), ("off", "Off"), ("user", "On"), ("system,call", "On"), ("nonsense", "Off")] {
+    for (mask, answer) in [
+        ("on", "On"),
+        ("off", "Off"),
+        ("user", "On"),
+        ("system,call", "On"),
+        ("nonsense", "Off"),
+    ] {
         let m = format!("EventMask: {mask}");
-        let r = a.request(&["Action: Events", "ActionID: ev", m.as_str()]).await;
-        assert_eq!(r.raw, format!("Response: Success\r\nActionID: ev\r\nEvents: {answer}\r\n\r\n"));
+        let r = a
+            .request(&["Action: Events", "ActionID: ev", m.as_str()])
+            .await;
+        assert_eq!(
+            r.raw,
+            format!("Response: Success\r\nActionID: ev\r\nEvents: {answer}\r\n\r\n")
+        );
     }
     a.request(&["Action: Events", "EventMask: user"]).await;
-    d.request(&["Action: UserEvent", "UserEvent: MaskProbe", "Mask: user"]).await;
+    d.request(&["Action: UserEvent", "UserEvent: MaskProbe", "Mask: user"])
+        .await;
     assert_eq!(a.wait_event("UserEvent").await.get("Mask"), Some("user"));
 }
 
@@ -150,7 +229,10 @@ async fn login_events_header_sets_the_mask() {
     let mut users = host.login("admin", "amp111", Some("user,system")).await;
     let mut d = host.login("admin", "amp111", Some("off")).await;
     d.request(&["Action: UserEvent", "UserEvent: Login"]).await;
-    assert_eq!(users.wait_event("UserEvent").await.get("UserEvent"), Some("Login"));
+    assert_eq!(
+        users.wait_event("UserEvent").await.get("UserEvent"),
+        Some("Login")
+    );
     assert!(off.quiet_for(Duration::from_millis(300)).await);
     assert!(calls.quiet_for(Duration::from_millis(300)).await);
 }
@@ -163,7 +245,10 @@ async fn events_before_login_are_not_replayed() {
     d.request(&["Action: UserEvent", "UserEvent: Early"]).await;
     early.login("admin", "amp111", None).await;
     d.request(&["Action: UserEvent", "UserEvent: Late"]).await;
-    assert_eq!(early.wait_event("UserEvent").await.get("UserEvent"), Some("Late"));
+    assert_eq!(
+        early.wait_event("UserEvent").await.get("UserEvent"),
+        Some("Late")
+    );
 }
 
 #[tokio::test]
@@ -183,7 +268,11 @@ async fn a_listener_that_never_reads_does_not_hold_back_others() {
         while seen < N {
             let m = fast.read_msg().await;
             if m.is_event("UserEvent") {
-                assert_eq!(m.get("Seq").and_then(|s| s.parse::<usize>().ok()), Some(seen), "lost or reordered");
+                assert_eq!(
+                    m.get("Seq").and_then(|s| s.parse::<usize>().ok()),
+                    Some(seen),
+                    "lost or reordered"
+                );
                 seen += 1;
                 worst = worst.max(last.elapsed());
                 last = Instant::now();
@@ -198,7 +287,10 @@ async fn a_listener_that_never_reads_does_not_hold_back_others() {
         let batch = (N - sent).min(500);
         let mut text = String::new();
         for i in sent..sent + batch {
-            text.push_str(&format!("Action: UserEvent\r\nUserEvent: Flood\r\nSeq: {i}\r\nPad: {}\r\n\r\n", "x".repeat(64)));
+            text.push_str(&format!(
+                "Action: UserEvent\r\nUserEvent: Flood\r\nSeq: {i}\r\nPad: {}\r\n\r\n",
+                "x".repeat(64)
+            ));
         }
         driver.send_raw(text.as_bytes()).await;
         for _ in 0..batch {
@@ -206,9 +298,15 @@ async fn a_listener_that_never_reads_does_not_hold_back_others() {
         }
         sent += batch;
     }
-    let worst = tokio::time::timeout(Duration::from_secs(60), reader).await.expect("fast listener finished").expect("reader task");
+    let worst = tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("fast listener finished")
+        .expect("reader task");
     let elapsed = started.elapsed();
-    assert!(worst < Duration::from_secs(2), "fast listener stalled for {worst:?}");
+    assert!(
+        worst < Duration::from_secs(2),
+        "fast listener stalled for {worst:?}"
+    );
     assert!(elapsed < Duration::from_secs(60), "flood took {elapsed:?}");
     let rss_after = host.rss_kib();
     assert!(
@@ -222,7 +320,9 @@ async fn session_permission_checks_reach_plugins() {
     let host = HostBuilder::default().fixture("probe").start();
     let mut admin = host.login("admin", "amp111", Some("off")).await;
     let mut reader = host.login("reader", "reader", Some("off")).await;
-    let me = reader.request(&["Action: SessionProbe", "Perm: call"]).await;
+    let me = reader
+        .request(&["Action: SessionProbe", "Perm: call"])
+        .await;
     let reader_id = me.get("SessionID").expect("id").to_string();
     assert_eq!(reader_id.len(), 32, "ids are 128-bit hex");
     assert_eq!(me.get("ReadAllowed"), Some("yes"));
@@ -231,18 +331,41 @@ async fn session_permission_checks_reach_plugins() {
     assert_eq!(me.get("WebManagerEnabled"), Some("no"));
 
     let s = format!("Session: {reader_id}");
-    let m = admin.request(&["Action: SessionProbe", s.as_str(), "Perm: call"]).await;
-    assert_eq!((m.get("ReadAllowed"), m.get("WriteAllowed")), (Some("yes"), Some("no")));
-    let m = admin.request(&["Action: SessionProbe", s.as_str(), "Perm: user"]).await;
+    let m = admin
+        .request(&["Action: SessionProbe", s.as_str(), "Perm: call"])
+        .await;
+    assert_eq!(
+        (m.get("ReadAllowed"), m.get("WriteAllowed")),
+        (Some("yes"), Some("no"))
+    );
+    let m = admin
+        .request(&["Action: SessionProbe", s.as_str(), "Perm: user"])
+        .await;
     assert_eq!(m.get("ReadAllowed"), Some("no"));
-    let m = admin.request(&["Action: SessionProbe", "Session: 00000000000000000000000000000000", "Perm: call"]).await;
-    assert_eq!((m.get("ReadAllowed"), m.get("WriteAllowed")), (Some("no"), Some("no")));
-    let own = admin.request(&["Action: SessionProbe", "Perm: system,call,user"]).await;
-    assert_eq!((own.get("ReadAllowed"), own.get("WriteAllowed")), (Some("yes"), Some("yes")));
+    let m = admin
+        .request(&[
+            "Action: SessionProbe",
+            "Session: 00000000000000000000000000000000",
+            "Perm: call",
+        ])
+        .await;
+    assert_eq!(
+        (m.get("ReadAllowed"), m.get("WriteAllowed")),
+        (Some("no"), Some("no"))
+    );
+    let own = admin
+        .request(&["Action: SessionProbe", "Perm: system,call,user"])
+        .await;
+    assert_eq!(
+        (own.get("ReadAllowed"), own.get("WriteAllowed")),
+        (Some("yes"), Some("yes"))
+    );
     assert_ne!(own.get("SessionID"), Some(reader_id.as_str()));
     // Once the session is gone its id verifies nothing.
     reader.request(&["Action: Logoff"]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let m = admin.request(&["Action: SessionProbe", s.as_str(), "Perm: call"]).await;
+    let m = admin
+        .request(&["Action: SessionProbe", s.as_str(), "Perm: call"])
+        .await;
     assert_eq!(m.get("ReadAllowed"), Some("no"));
 }

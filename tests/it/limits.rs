@@ -19,7 +19,10 @@ async fn too_many_headers_get_an_error_and_the_session_goes_on() {
         m.raw,
         "Response: Error\r\nActionID: many\r\nMessage: Too many headers (limit 128)\r\n\r\n"
     );
-    assert_eq!(c.request(&["Action: Ping", "ActionID: after"]).await.raw, "Response: Pong\r\nActionID: after\r\n\r\n");
+    assert_eq!(
+        c.request(&["Action: Ping", "ActionID: after"]).await.raw,
+        "Response: Pong\r\nActionID: after\r\n\r\n"
+    );
 }
 
 #[tokio::test]
@@ -27,16 +30,23 @@ async fn a_line_over_the_limit_gets_an_error_and_the_session_goes_on() {
     let host = Host::start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let long = format!("Junk: {}", "y".repeat(20_000));
-    c.send(&["Action: Ping", "ActionID: long", long.as_str()]).await;
+    c.send(&["Action: Ping", "ActionID: long", long.as_str()])
+        .await;
     let m = c.read_msg().await;
     assert_eq!(
         m.raw,
         "Response: Error\r\nActionID: long\r\nMessage: Line too long (limit 8192 bytes)\r\n\r\n"
     );
-    assert_eq!(c.request(&["Action: Ping"]).await.raw, "Response: Pong\r\n\r\n");
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.raw,
+        "Response: Pong\r\n\r\n"
+    );
     // Just under the limit is fine.
     let ok = format!("Pad: {}", "z".repeat(8000));
-    assert_eq!(c.request(&["Action: Ping", ok.as_str()]).await.raw, "Response: Pong\r\n\r\n");
+    assert_eq!(
+        c.request(&["Action: Ping", ok.as_str()]).await.raw,
+        "Response: Pong\r\n\r\n"
+    );
 }
 
 #[tokio::test]
@@ -62,7 +72,10 @@ async fn binary_garbage_never_crashes_the_host() {
         drop(c);
     }
     let mut c = host.login("admin", "amp111", Some("off")).await;
-    assert_eq!(c.request(&["Action: Ping"]).await.get("Response"), Some("Pong"));
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
     assert!(host.is_running());
 }
 
@@ -74,16 +87,34 @@ async fn assert_contained(host: &Host, action: &str, within: Duration) {
     c.send(&[a.as_str(), "ActionID: f1"]).await;
     // Other sessions keep working while the call runs.
     let p = Instant::now();
-    assert!(bystander.request(&["Action: Ping"]).await.get("Response").is_some());
-    assert!(p.elapsed() < Duration::from_millis(800), "bystander waited {:?}", p.elapsed());
+    assert!(bystander
+        .request(&["Action: Ping"])
+        .await
+        .get("Response")
+        .is_some());
+    assert!(
+        p.elapsed() < Duration::from_millis(800),
+        "bystander waited {:?}",
+        p.elapsed()
+    );
     let m = c.read_msg().await;
-    assert!(t.elapsed() < within, "{action} answered after {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < within,
+        "{action} answered after {:?}",
+        t.elapsed()
+    );
     assert_eq!(m.get("Response"), Some("Error"), "{m:?}");
     assert_eq!(m.get("ActionID"), Some("f1"));
     let msg = m.get("Message").expect("message");
-    assert!(msg.starts_with(&format!("Action {action} failed: plugin ")), "{msg}");
+    assert!(
+        msg.starts_with(&format!("Action {action} failed: plugin ")),
+        "{msg}"
+    );
     // The session, and the plugin, keep serving.
-    assert_eq!(c.request(&["Action: Ping"]).await.get("Response"), Some("Pong"));
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
 }
 
 #[tokio::test]
@@ -92,9 +123,16 @@ async fn a_trapping_plugin_fails_only_that_call() {
     assert_contained(&host, "Trap", Duration::from_secs(5)).await;
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let m = c.request(&["Action: Trap"]).await;
-    assert!(m.get("Message").is_some_and(|s| s.ends_with("plugin trap trapped")), "{m:?}");
+    assert!(
+        m.get("Message")
+            .is_some_and(|s| s.ends_with("plugin trap trapped")),
+        "{m:?}"
+    );
     // The same plugin answers its next call.
-    assert_eq!(c.request(&["Action: TrapOk"]).await.get("Message"), Some("still here"));
+    assert_eq!(
+        c.request(&["Action: TrapOk"]).await.get("Message"),
+        Some("still here")
+    );
 }
 
 #[tokio::test]
@@ -107,8 +145,15 @@ async fn a_looping_plugin_is_stopped_at_its_deadline() {
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let t = Instant::now();
     let m = c.request(&["Action: Spin"]).await;
-    assert!(m.get("Message").is_some_and(|s| s.ends_with("plugin spin exceeded its CPU deadline")), "{m:?}");
-    assert!(t.elapsed() >= Duration::from_millis(250), "stopped before the deadline");
+    assert!(
+        m.get("Message")
+            .is_some_and(|s| s.ends_with("plugin spin exceeded its CPU deadline")),
+        "{m:?}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "stopped before the deadline"
+    );
     assert!(host.log().contains("plugin call failed"));
 }
 
@@ -122,6 +167,13 @@ async fn a_plugin_allocating_without_bound_hits_its_memory_cap() {
     assert_contained(&host, "Hog", Duration::from_secs(10)).await;
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let m = c.request(&["Action: Hog"]).await;
-    assert!(m.get("Message").is_some_and(|s| s.ends_with("plugin hog exceeded its memory limit")), "{m:?}");
-    assert!(host.rss_kib() < rss + 256 * 1024, "host memory grew past the cap");
+    assert!(
+        m.get("Message")
+            .is_some_and(|s| s.ends_with("plugin hog exceeded its memory limit")),
+        "{m:?}"
+    );
+    assert!(
+        host.rss_kib() < rss + 256 * 1024,
+        "host memory grew past the cap"
+    );
 }

@@ -20,7 +20,13 @@ async fn banner_in_each_dialect() {
 async fn login_ok_v1() {
     let host = Host::start();
     let mut c = host.connect().await;
-    c.send(&["Action: Login", "ActionID: 1", "Username: admin", "Secret: amp111"]).await;
+    c.send(&[
+        "Action: Login",
+        "ActionID: 1",
+        "Username: admin",
+        "Secret: amp111",
+    ])
+    .await;
     let m = c.read_msg().await;
     assert_eq!(
         m.raw,
@@ -34,7 +40,13 @@ async fn login_ok_v1() {
 async fn login_ok_modern_pushes_fully_booted() {
     let host = HostBuilder::default().modern().start();
     let mut c = host.connect().await;
-    c.send(&["Action: Login", "ActionID: 1", "Username: admin", "Secret: amp111"]).await;
+    c.send(&[
+        "Action: Login",
+        "ActionID: 1",
+        "Username: admin",
+        "Secret: amp111",
+    ])
+    .await;
     let m = c.read_msg().await;
     assert_eq!(
         m.raw,
@@ -57,14 +69,26 @@ async fn login_with_events_off_gets_no_fully_booted() {
 async fn bad_secret(host: &Host) {
     let mut c = host.connect().await;
     let t = Instant::now();
-    c.send(&["Action: Login", "ActionID: 2", "Username: admin", "Secret: wrong-secret"]).await;
+    c.send(&[
+        "Action: Login",
+        "ActionID: 2",
+        "Username: admin",
+        "Secret: wrong-secret",
+    ])
+    .await;
     let m = c.read_msg().await;
-    assert!(t.elapsed() >= Duration::from_millis(900), "answered too early");
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "answered too early"
+    );
     assert_eq!(
         m.raw,
         "Response: Error\r\nActionID: 2\r\nMessage: Authentication failed\r\n\r\n"
     );
-    assert!(c.closed().await, "connection stays open after a failed login");
+    assert!(
+        c.closed().await,
+        "connection stays open after a failed login"
+    );
 }
 
 #[tokio::test]
@@ -77,15 +101,21 @@ async fn login_with_bad_secret_is_rejected_and_closed() {
 async fn login_with_unknown_user_looks_like_a_bad_secret() {
     let host = Host::start();
     let mut c = host.connect().await;
-    let m = c.request(&["Action: Login", "Username: nobody", "Secret: amp111"]).await;
-    assert_eq!(m.raw, "Response: Error\r\nMessage: Authentication failed\r\n\r\n");
+    let m = c
+        .request(&["Action: Login", "Username: nobody", "Secret: amp111"])
+        .await;
+    assert_eq!(
+        m.raw,
+        "Response: Error\r\nMessage: Authentication failed\r\n\r\n"
+    );
 }
 
 #[tokio::test]
 async fn failed_login_does_not_stall_other_sessions() {
     let host = Host::start();
     let mut bad = host.connect().await;
-    bad.send(&["Action: Login", "Username: admin", "Secret: nope"]).await;
+    bad.send(&["Action: Login", "Username: admin", "Secret: nope"])
+        .await;
     let mut good = host.login("admin", "amp111", Some("off")).await;
     let t = Instant::now();
     let m = good.request(&["Action: Ping"]).await;
@@ -95,7 +125,9 @@ async fn failed_login_does_not_stall_other_sessions() {
 
 async fn md5_flow(host: &Host) {
     let mut c = host.connect().await;
-    let ch = c.request(&["Action: Challenge", "ActionID: 19a", "AuthType: MD5"]).await;
+    let ch = c
+        .request(&["Action: Challenge", "ActionID: 19a", "AuthType: MD5"])
+        .await;
     let nonce = ch.get("Challenge").expect("challenge").to_string();
     assert!(!nonce.is_empty() && nonce.len() <= 9 && nonce.bytes().all(|b| b.is_ascii_digit()));
     assert_eq!(
@@ -108,7 +140,14 @@ async fn md5_flow(host: &Host) {
     let key = md5_hex(&format!("{nonce}amp111"));
     let k = format!("Key: {key}");
     let ok = c
-        .request(&["Action: Login", "ActionID: 19b", "AuthType: MD5", "Username: admin", k.as_str(), "Events: off"])
+        .request(&[
+            "Action: Login",
+            "ActionID: 19b",
+            "AuthType: MD5",
+            "Username: admin",
+            k.as_str(),
+            "Events: off",
+        ])
         .await;
     assert_eq!(
         ok.raw,
@@ -118,7 +157,13 @@ async fn md5_flow(host: &Host) {
     let mut b = host.connect().await;
     b.request(&["Action: Challenge", "AuthType: MD5"]).await;
     let bad = b
-        .request(&["Action: Login", "ActionID: 19e", "AuthType: MD5", "Username: admin", "Key: 00000000000000000000000000000000"])
+        .request(&[
+            "Action: Login",
+            "ActionID: 19e",
+            "AuthType: MD5",
+            "Username: admin",
+            "Key: 00000000000000000000000000000000",
+        ])
         .await;
     assert_eq!(
         bad.raw,
@@ -127,7 +172,9 @@ async fn md5_flow(host: &Host) {
     assert!(b.closed().await);
 
     let mut c2 = host.connect().await;
-    let sha = c2.request(&["Action: Challenge", "ActionID: 19f", "AuthType: SHA1"]).await;
+    let sha = c2
+        .request(&["Action: Challenge", "ActionID: 19f", "AuthType: SHA1"])
+        .await;
     assert_eq!(
         sha.raw,
         "Response: Error\r\nActionID: 19f\r\nMessage: Must specify AuthType\r\n\r\n"
@@ -145,7 +192,14 @@ async fn md5_key_without_challenge_fails() {
     let host = Host::start();
     let mut c = host.connect().await;
     let key = format!("Key: {}", md5_hex("amp111"));
-    let m = c.request(&["Action: Login", "AuthType: MD5", "Username: admin", key.as_str()]).await;
+    let m = c
+        .request(&[
+            "Action: Login",
+            "AuthType: MD5",
+            "Username: admin",
+            key.as_str(),
+        ])
+        .await;
     assert_eq!(m.get("Message"), Some("Authentication failed"));
 }
 
@@ -159,7 +213,10 @@ async fn actions_before_login() {
         "Response: Error\r\nActionID: 5\r\nMessage: Authentication Required\r\n\r\n"
     );
     let m = c.request(&["Action: Logoff", "ActionID: 5d"]).await;
-    assert_eq!(m.raw, "Response: Success\r\nActionID: 5d\r\nMessage: See ya\r\n\r\n");
+    assert_eq!(
+        m.raw,
+        "Response: Success\r\nActionID: 5d\r\nMessage: See ya\r\n\r\n"
+    );
     assert!(c.closed().await);
 
     let host = HostBuilder::default().modern().start();
@@ -198,7 +255,10 @@ async fn missing_action() {
         // Before login too.
         let mut u = host.connect().await;
         let m = u.request(&["Foo: bar"]).await;
-        assert_eq!(m.raw, "Response: Error\r\nMessage: Missing action in request\r\n\r\n");
+        assert_eq!(
+            m.raw,
+            "Response: Error\r\nMessage: Missing action in request\r\n\r\n"
+        );
     }
 }
 
@@ -215,7 +275,10 @@ async fn unknown_action() {
     let m = c.request(&["Action: Challenge", "AuthType: MD5"]).await;
     assert_eq!(m.get("Message"), Some("Invalid/unknown command"));
     // The connection stays usable.
-    assert_eq!(c.request(&["Action: Ping"]).await.get("Response"), Some("Pong"));
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
 
     let host = HostBuilder::default().modern().start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
@@ -235,7 +298,14 @@ async fn unknown_action() {
 async fn login_twice_is_acknowledged() {
     let host = Host::start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
-    let m = c.request(&["Action: Login", "Username: admin", "Secret: whatever", "ActionID: x"]).await;
+    let m = c
+        .request(&[
+            "Action: Login",
+            "Username: admin",
+            "Secret: whatever",
+            "ActionID: x",
+        ])
+        .await;
     assert_eq!(
         m.raw,
         "Response: Success\r\nActionID: x\r\nMessage: Already logged in\r\n\r\n"
@@ -247,7 +317,13 @@ async fn header_and_action_names_in_any_case() {
     let host = Host::start();
     let mut c = host.connect().await;
     let m = c
-        .request(&["action: login", "USERNAME: admin", "secret: amp111", "actionid: L", "events: off"])
+        .request(&[
+            "action: login",
+            "USERNAME: admin",
+            "secret: amp111",
+            "actionid: L",
+            "events: off",
+        ])
         .await;
     assert_eq!(
         m.raw,
@@ -279,8 +355,14 @@ async fn bare_lf_ends_lines() {
     let mut c = host.connect().await;
     c.send_raw(b"Action: Login\nUsername: admin\nSecret: amp111\nEvents: off\n\nAction: Ping\nActionID: lf\n\n")
         .await;
-    assert_eq!(c.read_msg().await.get("Message"), Some("Authentication accepted"));
-    assert_eq!(c.read_msg().await.raw, "Response: Pong\r\nActionID: lf\r\n\r\n");
+    assert_eq!(
+        c.read_msg().await.get("Message"),
+        Some("Authentication accepted")
+    );
+    assert_eq!(
+        c.read_msg().await.raw,
+        "Response: Pong\r\nActionID: lf\r\n\r\n"
+    );
 }
 
 #[tokio::test]
@@ -297,14 +379,23 @@ async fn long_action_ids_are_echoed_whole() {
 async fn ping_in_each_dialect() {
     let host = Host::start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
-    assert_eq!(c.request(&["Action: Ping", "ActionID: k1"]).await.raw, "Response: Pong\r\nActionID: k1\r\n\r\n");
-    assert_eq!(c.request(&["Action: Ping"]).await.raw, "Response: Pong\r\n\r\n");
+    assert_eq!(
+        c.request(&["Action: Ping", "ActionID: k1"]).await.raw,
+        "Response: Pong\r\nActionID: k1\r\n\r\n"
+    );
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.raw,
+        "Response: Pong\r\n\r\n"
+    );
 
     let host = HostBuilder::default().modern().start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let m = c.request(&["Action: Ping", "ActionID: 6"]).await;
     let lines: Vec<&str> = m.raw.split("\r\n").collect();
-    assert_eq!(&lines[..3], &["Response: Success", "ActionID: 6", "Ping: Pong"]);
+    assert_eq!(
+        &lines[..3],
+        &["Response: Success", "ActionID: 6", "Ping: Pong"]
+    );
     let ts = lines[3].strip_prefix("Timestamp: ").expect("timestamp");
     let (secs, micros) = ts.split_once('.').expect("dot");
     assert!(secs.parse::<u64>().expect("secs") > 1_700_000_000);
@@ -345,9 +436,19 @@ async fn core_settings_and_status() {
     assert_eq!(
         names,
         [
-            "Response", "ActionID", "AMIversion", "AsteriskVersion", "SystemName", "CoreMaxCalls",
-            "CoreMaxLoadAvg", "CoreRunUser", "CoreRunGroup", "CoreMaxFilehandles",
-            "CoreRealTimeEnabled", "CoreCDRenabled", "CoreHTTPenabled"
+            "Response",
+            "ActionID",
+            "AMIversion",
+            "AsteriskVersion",
+            "SystemName",
+            "CoreMaxCalls",
+            "CoreMaxLoadAvg",
+            "CoreRunUser",
+            "CoreRunGroup",
+            "CoreMaxFilehandles",
+            "CoreRealTimeEnabled",
+            "CoreCDRenabled",
+            "CoreHTTPenabled"
         ]
     );
     assert_eq!(m.get("AMIversion"), Some("1.0"));
@@ -355,23 +456,44 @@ async fn core_settings_and_status() {
     assert_eq!(m.get("CoreHTTPenabled"), Some("No"));
     let m = c.request(&["Action: CoreStatus", "ActionID: 18"]).await;
     let names: Vec<&str> = m.headers.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["Response", "ActionID", "CoreStartupTime", "CoreReloadTime", "CoreCurrentCalls"]);
+    assert_eq!(
+        names,
+        [
+            "Response",
+            "ActionID",
+            "CoreStartupTime",
+            "CoreReloadTime",
+            "CoreCurrentCalls"
+        ]
+    );
     let t = m.get("CoreStartupTime").expect("time");
     assert!(t.len() == 8 && t.as_bytes()[2] == b':' && t.as_bytes()[5] == b':');
 
-    let host = HostBuilder::default().modern().general("webenabled = true").start();
+    let host = HostBuilder::default()
+        .modern()
+        .general("webenabled = true")
+        .start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let m = c.request(&["Action: CoreSettings", "ActionID: 17"]).await;
     assert_eq!(m.get("AMIversion"), Some("11.0.0"));
     assert_eq!(m.get("CoreHTTPenabled"), Some("Yes"));
-    assert_eq!(m.headers.last().map(|(n, v)| (n.as_str(), v.as_str())), Some(("SoundsSearchCustomDir", "No")));
+    assert_eq!(
+        m.headers.last().map(|(n, v)| (n.as_str(), v.as_str())),
+        Some(("SoundsSearchCustomDir", "No"))
+    );
     let m = c.request(&["Action: CoreStatus", "ActionID: 18"]).await;
     let names: Vec<&str> = m.headers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
         [
-            "Response", "ActionID", "CoreStartupDate", "CoreStartupTime", "CoreReloadDate",
-            "CoreReloadTime", "CoreCurrentCalls", "CoreProcessedCalls"
+            "Response",
+            "ActionID",
+            "CoreStartupDate",
+            "CoreStartupTime",
+            "CoreReloadDate",
+            "CoreReloadTime",
+            "CoreCurrentCalls",
+            "CoreProcessedCalls"
         ]
     );
 }
@@ -389,26 +511,109 @@ async fn list_commands_lists_every_registered_action() {
         Logoff: Logoff Manager (Priv: <none>)\r\n\
         Ping: Keepalive command (Priv: <none>)\r\n";
     assert!(m.raw.starts_with(expected), "{}", m.raw);
-    assert!(m.raw.contains("\r\nSessionProbe: "), "plugin actions are listed: {}", m.raw);
-    assert!(m.raw.ends_with("UserEvent: Send an arbitrary event (Priv: user,all)\r\n\r\n"), "{}", m.raw);
+    assert!(
+        m.raw.contains("\r\nSessionProbe: "),
+        "plugin actions are listed: {}",
+        m.raw
+    );
+    assert!(
+        m.raw
+            .ends_with("UserEvent: Send an arbitrary event (Priv: user,all)\r\n\r\n"),
+        "{}",
+        m.raw
+    );
     assert!(!m.raw.contains("Login:"));
 
     // A user without write classes sees only what it may run.
     let mut r = host.login("reader", "reader", Some("off")).await;
     let m = r.request(&["Action: ListCommands"]).await;
-    assert!(!m.raw.contains("CoreSettings") && !m.raw.contains("UserEvent"), "{}", m.raw);
+    assert!(
+        !m.raw.contains("CoreSettings") && !m.raw.contains("UserEvent"),
+        "{}",
+        m.raw
+    );
     assert!(m.raw.contains("Ping: Keepalive command (Priv: <none>)"));
 
     let host = HostBuilder::default().modern().start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let m = c.request(&["Action: ListCommands", "ActionID: 7"]).await;
-    assert!(m.raw.contains("\r\nChallenge: Generate Challenge for MD5 Auth.  (Priv: <none>)\r\n"), "{}", m.raw);
+    assert!(
+        m.raw
+            .contains("\r\nChallenge: Generate Challenge for MD5 Auth.  (Priv: <none>)\r\n"),
+        "{}",
+        m.raw
+    );
     assert!(m.raw.contains("\r\nCoreSettings: Show PBX core settings (version etc).  (Priv: system,reporting,all)\r\n"), "{}", m.raw);
-    assert!(m.raw.contains("\r\nLogin: Login Manager.  (Priv: <none>)\r\n"));
-    assert!(m.raw.contains("\r\nPing: Keepalive command.  (Priv: <none>)\r\n"));
+    assert!(m
+        .raw
+        .contains("\r\nLogin: Login Manager.  (Priv: <none>)\r\n"));
+    assert!(m
+        .raw
+        .contains("\r\nPing: Keepalive command.  (Priv: <none>)\r\n"));
 }
 
 fn md5_hex(s: &str) -> String {
     use md5::{Digest, Md5};
-    Md5::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn permit_and_deny_are_checked_against_the_peer() {
+    let host = HostBuilder::default()
+        .extra(
+            "[users.lanonly]\nsecret = \"lan\"\nread = \"all\"\nwrite = \"all\"\ndeny = [\"0.0.0.0/0\"]\npermit = [\"10.0.0.0/8\"]\n\n\
+             [users.local]\nsecret = \"loc\"\nread = \"all\"\nwrite = \"all\"\ndeny = [\"0.0.0.0/0.0.0.0\"]\npermit = [\"127.0.0.1/32\"]\n",
+        )
+        .start();
+    let mut c = host.connect().await;
+    let m = c
+        .request(&["Action: Login", "Username: lanonly", "Secret: lan"])
+        .await;
+    assert_eq!(
+        m.raw,
+        "Response: Error\r\nMessage: Authentication failed\r\n\r\n"
+    );
+    assert!(c.closed().await);
+    assert!(
+        host.log().contains("failed to pass IP ACL as 'lanonly'"),
+        "{}",
+        host.log()
+    );
+    host.login("local", "loc", Some("off")).await;
+}
+
+#[tokio::test]
+async fn two_plugins_serving_one_action_is_a_load_error_naming_both() {
+    let dir = crate::support::scratch_dir("dup");
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for e in std::fs::read_dir(crate::support::builtin_plugins()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, plugins.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(plugins.join("ping.wasm"), plugins.join("ping2.wasm")).unwrap();
+    let config = dir.join("amihost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins]\ndir = \"{}\"\n{}",
+            plugins.display(),
+            crate::support::USERS
+        ),
+    )
+    .unwrap();
+    let host = Host::spawn(&config, &[]);
+    let mut c = host.login("admin", "amp111", Some("off")).await;
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
+    let log = host.log();
+    assert!(
+        log.contains("action \"Ping\" is served by both plugin ping and plugin ping2"),
+        "{log}"
+    );
 }

@@ -48,7 +48,9 @@ pub fn builtin_plugins() -> PathBuf {
 
 /// A test fixture plugin (`target/test-plugins/<name>.wasm`).
 pub fn fixture_plugin(name: &str) -> PathBuf {
-    let p = target_dir().join("test-plugins").join(format!("{name}.wasm"));
+    let p = target_dir()
+        .join("test-plugins")
+        .join(format!("{name}.wasm"));
     assert!(p.exists(), "{} missing: run plugins/build.sh", p.display());
     p
 }
@@ -96,7 +98,6 @@ pub struct HostBuilder {
     extra: String,
     fixtures: Vec<&'static str>,
     builtins: bool,
-
 }
 
 impl Default for HostBuilder {
@@ -106,7 +107,6 @@ impl Default for HostBuilder {
             extra: String::new(),
             fixtures: Vec::new(),
             builtins: true,
-
         }
     }
 }
@@ -146,12 +146,14 @@ impl HostBuilder {
             for entry in std::fs::read_dir(builtin_plugins()).expect("read builtins") {
                 let p = entry.expect("entry").path();
                 if p.extension().is_some_and(|e| e == "wasm") {
-                    std::fs::copy(&p, plugins.join(p.file_name().expect("name"))).expect("copy plugin");
+                    std::fs::copy(&p, plugins.join(p.file_name().expect("name")))
+                        .expect("copy plugin");
                 }
             }
         }
         for f in &self.fixtures {
-            std::fs::copy(fixture_plugin(f), plugins.join(format!("{f}.wasm"))).expect("copy fixture");
+            std::fs::copy(fixture_plugin(f), plugins.join(format!("{f}.wasm")))
+                .expect("copy fixture");
         }
         let extra_has_plugins = self.extra.contains("[plugins]");
         let mut toml = format!("[general]\n{}\n", self.general);
@@ -245,7 +247,10 @@ impl Host {
     pub async fn connect(&self) -> Client {
         let mut c = Client::connect(self.addr).await;
         let banner = c.read_line().await;
-        assert!(banner.starts_with("Asterisk Call Manager/"), "banner {banner:?}");
+        assert!(
+            banner.starts_with("Asterisk Call Manager/"),
+            "banner {banner:?}"
+        );
         c.banner = banner;
         c
     }
@@ -264,7 +269,8 @@ impl Host {
 
     /// Resident memory of the host, in KiB.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("proc status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -431,7 +437,11 @@ impl Client {
             lines.push(e.as_str());
         }
         let reply = self.request(&lines).await;
-        assert_eq!(reply.get("Response"), Some("Success"), "login reply {reply:?}");
+        assert_eq!(
+            reply.get("Response"),
+            Some("Success"),
+            "login reply {reply:?}"
+        );
     }
 
     /// True when the server closes the connection within the read timeout (buffered
