@@ -57,7 +57,7 @@ for entry in "${crates[@]}"; do
     args+=(-p "$package")
 done
 
-cargo build --release --target "$triple" "${args[@]}"
+cargo build --locked --profile plugin --target "$triple" "${args[@]}"
 
 target_dir="$(cargo metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
@@ -65,7 +65,7 @@ if [[ -z "$target_dir" ]]; then
     echo "build.sh: cannot tell cargo's target directory" >&2
     exit 1
 fi
-built="$target_dir/$triple/release"
+built="$target_dir/$triple/plugin"
 
 for kind in plugins test-plugins; do
     mkdir -p "$target_dir/$kind"

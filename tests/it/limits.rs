@@ -128,6 +128,12 @@ async fn a_trapping_plugin_fails_only_that_call() {
             .is_some_and(|s| s.ends_with("plugin trap trapped")),
         "{m:?}"
     );
+    // The panic message reaches the host's log.
+    let log = host.log();
+    assert!(
+        log.contains("panic: ") && log.contains("Trap action called"),
+        "{log}"
+    );
     // The same plugin answers its next call.
     assert_eq!(
         c.request(&["Action: TrapOk"]).await.get("Message"),
