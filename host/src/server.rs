@@ -64,6 +64,7 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Shared>> {
         config: RwLock::new(Arc::new(config)),
         registry: RwLock::new(Arc::new(Registry::default())),
         runtime,
+        pbx: Arc::new(crate::pbx::NoPbx),
         sessions: SessionTable::default(),
         started: now,
         reloaded: Mutex::new(now),

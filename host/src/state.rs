@@ -24,6 +24,8 @@ pub struct Shared {
     pub registry: RwLock<Arc<Registry>>,
     /// The plugin engine.
     pub runtime: PluginRuntime,
+    /// The PBX the actions act on.
+    pub pbx: Arc<dyn crate::pbx::Pbx>,
     /// Live sessions.
     pub sessions: SessionTable,
     /// When the host started.
