@@ -58,6 +58,8 @@ pub struct Config {
     pub plugins: PluginsConfig,
     /// `[http]` (TOML) or `http.conf`'s `[general]`.
     pub http: HttpConfig,
+    /// `[pbx]` and `[pbx.devices]`: the embedded PBX.
+    pub pbx: PbxConfig,
     /// The users in file order: `manager.conf` (or TOML) users first, then `users.conf`
     /// users whose name is not already taken.
     pub users: Vec<User>,
@@ -185,6 +187,75 @@ impl Default for HttpConfig {
             bindport: 8088,
             prefix: "asterisk".to_string(),
         }
+    }
+}
+
+/// How a simulated device answers a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceBehaviour {
+    /// Rings, then answers after this many milliseconds.
+    Answer(u64),
+    /// Busy.
+    Busy,
+    /// Rings until the caller gives up.
+    NoAnswer,
+    /// Unreachable.
+    Unavailable,
+    /// Network congestion.
+    Congestion,
+}
+
+impl DeviceBehaviour {
+    /// Parses `answer`, `answer <ms>`, `busy`, `noanswer`, `unavailable`, `congestion`.
+    pub fn parse(text: &str) -> Result<DeviceBehaviour, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        match words.as_slice() {
+            [w] if w.eq_ignore_ascii_case("answer") => Ok(DeviceBehaviour::Answer(500)),
+            [w, ms] if w.eq_ignore_ascii_case("answer") => ms
+                .parse()
+                .map(DeviceBehaviour::Answer)
+                .map_err(|_| format!("\"{ms}\" is not a number of milliseconds")),
+            [w] if w.eq_ignore_ascii_case("busy") => Ok(DeviceBehaviour::Busy),
+            [w] if w.eq_ignore_ascii_case("noanswer") => Ok(DeviceBehaviour::NoAnswer),
+            [w] if w.eq_ignore_ascii_case("unavailable") => Ok(DeviceBehaviour::Unavailable),
+            [w] if w.eq_ignore_ascii_case("congestion") => Ok(DeviceBehaviour::Congestion),
+            _ => Err(format!(
+                "\"{text}\" is not a device behaviour (answer [ms], busy, noanswer, unavailable, congestion)"
+            )),
+        }
+    }
+}
+
+/// The embedded PBX (`[pbx]`).
+#[derive(Debug, Clone, Default)]
+pub struct PbxConfig {
+    /// `config-dir`: Asterisk-format `.conf` files (`extensions.conf`, ...); default the
+    /// directory of the configuration file.
+    pub config_dir: Option<PathBuf>,
+    /// `spool-dir`: Asterisk's spool (`<spool>/voicemail/<context>/<box>/INBOX|Old`);
+    /// default `<config-dir>/spool`.
+    pub spool_dir: Option<PathBuf>,
+    /// `[pbx.devices]`: `"SIP/100" = "answer 500"`, in file order.
+    pub devices: Vec<(String, DeviceBehaviour)>,
+}
+
+impl PbxConfig {
+    /// The config directory in force for `config`.
+    pub fn config_dir_of(config: &Config) -> PathBuf {
+        config
+            .pbx
+            .config_dir
+            .clone()
+            .unwrap_or_else(|| config.dir.clone())
+    }
+
+    /// The spool directory in force for `config`.
+    pub fn spool_dir_of(config: &Config) -> PathBuf {
+        config
+            .pbx
+            .spool_dir
+            .clone()
+            .unwrap_or_else(|| PbxConfig::config_dir_of(config).join("spool"))
     }
 }
 
@@ -539,7 +610,7 @@ struct TomlReader<'a> {
     path: &'a Path,
 }
 
-const SECTIONS: &[&str] = &["general", "plugins", "http", "users"];
+const SECTIONS: &[&str] = &["general", "plugins", "http", "users", "pbx"];
 const GENERAL_KEYS: &[&str] = &[
     "enabled",
     "port",
@@ -567,6 +638,7 @@ const PLUGIN_KEYS: &[&str] = &[
     "enabled",
 ];
 const HTTP_KEYS: &[&str] = &["enabled", "bindaddr", "bindport", "prefix"];
+const PBX_KEYS: &[&str] = &["config-dir", "spool-dir", "devices"];
 const USER_KEYS: &[&str] = &[
     "secret",
     "read",
@@ -630,6 +702,7 @@ impl<'a> TomlReader<'a> {
                 "general" => self.general(&entry, &mut config.general)?,
                 "plugins" => config.plugins = self.plugins(&entry, &config.dir)?,
                 "http" => config.http = self.http(&entry)?,
+                "pbx" => config.pbx = self.pbx(&entry, &config.dir)?,
                 "users" => config.users = self.users(&entry)?,
                 other => {
                     return Err(self.err(
@@ -872,6 +945,33 @@ impl<'a> TomlReader<'a> {
             }
         }
         Ok(h)
+    }
+
+    fn pbx(&self, e: &Entry, dir: &Path) -> Result<PbxConfig, ConfigError> {
+        let mut p = PbxConfig::default();
+        for (key, e) in self.entries(e)? {
+            match key {
+                "config-dir" => p.config_dir = Some(self.path(&e, dir)?),
+                "spool-dir" => p.spool_dir = Some(self.path(&e, dir)?),
+                "devices" => {
+                    for (name, d) in self.entries(&e)? {
+                        let text = self.string(&d)?;
+                        let behaviour = DeviceBehaviour::parse(text)
+                            .map_err(|m| self.err(&d.span, &d.key, format!("{m} in {}", d.key)))?;
+                        if !name.contains('/') {
+                            return Err(self.err(
+                                &d.span,
+                                &d.key,
+                                format!("device \"{name}\" is not Tech/resource in {}", d.key),
+                            ));
+                        }
+                        p.devices.push((name.to_string(), behaviour));
+                    }
+                }
+                _ => return Err(self.unknown(&e, PBX_KEYS)),
+            }
+        }
+        Ok(p)
     }
 
     fn users(&self, e: &Entry) -> Result<Vec<User>, ConfigError> {

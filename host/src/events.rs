@@ -15,9 +15,9 @@ use tokio::sync::broadcast;
 use crate::dialect::Dialect;
 use crate::privilege::Privilege;
 
-/// One event, as emitted.
-#[derive(Debug)]
-pub struct Event {
+/// What an event looks like in one dialect.
+#[derive(Debug, Clone)]
+pub struct EventPart {
     /// Its class; a session receives it only if its read classes and event mask hold
     /// every class of it.
     pub class: Privilege,
@@ -25,29 +25,56 @@ pub struct Event {
     pub name: String,
     /// Body headers after `Privilege:`/`Timestamp:`.
     pub body: Vec<(String, String)>,
+}
+
+/// One event, as emitted: the same in both dialects, or shaped per dialect (channel
+/// events carry Asterisk 22's snapshot fields in the modern dialect), or sent in one
+/// dialect only.
+#[derive(Debug)]
+pub struct Event {
+    parts: [Option<EventPart>; 2],
     /// `Timestamp:` value (seconds, microseconds) when `timestampevents` is on.
     pub timestamp: Option<(u64, u32)>,
     rendered: [OnceLock<Bytes>; 2],
 }
 
 impl Event {
-    /// A new event; `timestamped` adds the current time as `Timestamp:`.
+    /// A new event, the same in both dialects; `timestamped` adds the current time as
+    /// `Timestamp:`.
     pub fn new(
         class: Privilege,
         name: impl Into<String>,
         body: Vec<(String, String)>,
         timestamped: bool,
     ) -> Event {
-        Event {
+        let part = EventPart {
             class,
             name: name.into(),
             body,
+        };
+        Event::per_dialect(Some(part.clone()), Some(part), timestamped)
+    }
+
+    /// An event shaped per dialect; `None` leaves it out of that dialect.
+    pub fn per_dialect(
+        v1: Option<EventPart>,
+        modern: Option<EventPart>,
+        timestamped: bool,
+    ) -> Event {
+        Event {
+            parts: [v1, modern],
             timestamp: timestamped.then(now),
             rendered: [OnceLock::new(), OnceLock::new()],
         }
     }
 
-    /// The wire bytes of this event in `dialect`, rendered on first use and shared after.
+    /// The event as `dialect` sees it.
+    pub fn part(&self, dialect: Dialect) -> Option<&EventPart> {
+        self.parts[dialect.index()].as_ref()
+    }
+
+    /// The wire bytes of this event in `dialect`, rendered on first use and shared after
+    /// (empty when the event does not exist in that dialect).
     pub fn bytes(&self, dialect: Dialect) -> Bytes {
         self.rendered[dialect.index()]
             .get_or_init(|| self.render(dialect))
@@ -55,22 +82,27 @@ impl Event {
     }
 
     fn render(&self, dialect: Dialect) -> Bytes {
-        let mut out = BytesMut::with_capacity(64 + self.body.len() * 32);
-        put_header(&mut out, "Event", &self.name);
-        put_header(&mut out, "Privilege", &self.class.render(dialect.classes()));
+        let Some(part) = self.part(dialect) else {
+            return Bytes::new();
+        };
+        let mut out = BytesMut::with_capacity(64 + part.body.len() * 32);
+        put_header(&mut out, "Event", &part.name);
+        put_header(&mut out, "Privilege", &part.class.render(dialect.classes()));
         if let Some((s, us)) = self.timestamp {
             put_header(&mut out, "Timestamp", &format!("{s}.{us:06}"));
         }
-        for (n, v) in &self.body {
+        for (n, v) in &part.body {
             put_header(&mut out, n, v);
         }
         out.put_slice(b"\r\n");
         out.freeze()
     }
 
-    /// Whether a session with these read classes and event mask receives this event.
-    pub fn visible_to(&self, read: Privilege, mask: Privilege) -> bool {
-        read.contains(self.class) && mask.contains(self.class)
+    /// Whether a session speaking `dialect` with these read classes and event mask
+    /// receives this event.
+    pub fn visible_to(&self, dialect: Dialect, read: Privilege, mask: Privilege) -> bool {
+        self.part(dialect)
+            .is_some_and(|p| read.contains(p.class) && mask.contains(p.class))
     }
 }
 
@@ -155,8 +187,20 @@ mod tests {
     #[test]
     fn filtering_needs_every_class() {
         let ev = Event::new(Privilege(Privilege::CALL.0 | 1), "X", vec![], false);
-        assert!(!ev.visible_to(Privilege::CALL, Privilege::ALL));
-        assert!(ev.visible_to(Privilege(3), Privilege::ALL));
-        assert!(!ev.visible_to(Privilege::ALL, Privilege::NONE));
+        let d = Dialect::V1;
+        assert!(!ev.visible_to(d, Privilege::CALL, Privilege::ALL));
+        assert!(ev.visible_to(d, Privilege(3), Privilege::ALL));
+        assert!(!ev.visible_to(d, Privilege::ALL, Privilege::NONE));
+        let modern_only = Event::per_dialect(
+            None,
+            Some(EventPart {
+                class: Privilege::CALL,
+                name: "M".into(),
+                body: vec![],
+            }),
+            false,
+        );
+        assert!(!modern_only.visible_to(d, Privilege::ALL, Privilege::ALL));
+        assert!(modern_only.visible_to(Dialect::Modern, Privilege::ALL, Privilege::ALL));
     }
 }

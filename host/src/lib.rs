@@ -10,6 +10,7 @@
 //! - [`state`]: what all of these share.
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod codec;
 pub mod config;

@@ -1,11 +1,14 @@
-//! `amihost`: run the manager host, or check a configuration file.
+//! `amihost`: run the manager host, check a configuration file, or run a CLI command in a
+//! running host.
 //!
 //! ```text
 //! amihost --config FILE [--listen ADDR:PORT]
 //! amihost --check-config FILE
+//! amihost cli --config FILE 'command words...'
 //! ```
 //!
-//! When the listener is ready it prints `AMI listening on <addr>:<port>` on stdout.
+//! When the listener is ready it prints `AMI listening on <addr>:<port>` on stdout. The
+//! host also serves its control socket (`amihost.ctl` beside FILE) for `amihost cli`.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -14,8 +17,9 @@ use std::process::ExitCode;
 
 use ami_host::config::Config;
 
-const USAGE: &str =
-    "usage: amihost --config FILE [--listen ADDR:PORT]\n       amihost --check-config FILE";
+const USAGE: &str = "usage: amihost --config FILE [--listen ADDR:PORT]
+       amihost --check-config FILE
+       amihost cli --config FILE 'command words...'";
 
 enum Command {
     Run {
@@ -23,10 +27,41 @@ enum Command {
         listen: Option<SocketAddr>,
     },
     Check(PathBuf),
+    Cli {
+        config: PathBuf,
+        line: String,
+    },
+}
+
+/// `cli --config FILE words...`: the words, joined by blanks, form the command line.
+fn parse_cli_args(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut config = None;
+    let mut words = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" | "-c" if config.is_none() => {
+                config = Some(PathBuf::from(args.next().ok_or("--config needs a value")?));
+            }
+            "--" => words.extend(args.by_ref()),
+            _ => words.push(arg),
+        }
+    }
+    let config = config.ok_or("cli: --config FILE is required")?;
+    if words.iter().all(|w| w.trim().is_empty()) {
+        return Err("cli: no command given".into());
+    }
+    Ok(Command::Cli {
+        config,
+        line: words.join(" "),
+    })
 }
 
 fn parse_args() -> Result<Command, String> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "cli") {
+        args.next();
+        return parse_cli_args(args);
+    }
     let mut config = None;
     let mut listen = None;
     let mut check = None;
@@ -86,6 +121,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Cli { config, line } => cli(&config, &line),
         Command::Run { config, listen } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -124,9 +160,40 @@ async fn run(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let listener = ami_host::server::bind(addr)?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "Asterisk Management interface listening on port {}", local.port());
+    let (stop_control, control_stopped) = tokio::sync::watch::channel(false);
+    let control = ami_host::cli::control::start(
+        &shared,
+        ami_host::cli::control::socket_path(&shared.config()),
+        control_stopped,
+    );
     let mut stdout = std::io::stdout();
     writeln!(stdout, "AMI listening on {local}")?;
     stdout.flush()?;
     ami_host::server::run(shared, listener, ami_host::server::shutdown_signal()).await;
+    let _ = stop_control.send(true);
+    if let Some(task) = control {
+        let _ = task.await;
+    }
     Ok(())
+}
+
+/// `amihost cli`: sends `line` to the host whose configuration is `config` and prints its
+/// output.
+fn cli(config: &std::path::Path, line: &str) -> ExitCode {
+    let socket = ami_host::cli::control::socket_path_for_file(config);
+    match ami_host::cli::control::request(&socket, line) {
+        Ok(output) => {
+            print!("{output}");
+            let _ = std::io::stdout().flush();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "amihost: cannot reach the host at {}: {e} (is it running with --config {}?)",
+                socket.display(),
+                config.display()
+            );
+            ExitCode::FAILURE
+        }
+    }
 }

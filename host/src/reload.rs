@@ -29,6 +29,9 @@ pub fn reload(shared: &Shared) -> Result<(), String> {
     if g.port != n.port || g.bindaddr != n.bindaddr || g.enabled != n.enabled {
         tracing::warn!("Unable to change management port / enabled: restart the host to apply");
     }
+    if let Err(e) = shared.pbx.reconfigure(&new) {
+        tracing::error!(error = %e, "reload: dialplan not reloaded");
+    }
     match shared.config.write() {
         Ok(mut c) => *c = Arc::new(new),
         Err(p) => *p.into_inner() = Arc::new(new),

@@ -59,12 +59,18 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Shared>> {
     let dir = plugin_dir(&config)?;
     let runtime = PluginRuntime::new(config.plugins.cache_dir.as_deref())?;
     let now = SystemTime::now();
+    let bus = EventBus::new(config.general.event_queue);
+    let pbx = crate::pbx::embedded::EmbeddedPbx::new(
+        bus.clone(),
+        &crate::pbx::embedded::settings_of(&config),
+    )
+    .map_err(|e| anyhow::anyhow!("dialplan: {e}"))?;
     let shared = Arc::new(Shared {
-        bus: EventBus::new(config.general.event_queue),
+        bus,
         config: RwLock::new(Arc::new(config)),
         registry: RwLock::new(Arc::new(Registry::default())),
         runtime,
-        pbx: Arc::new(crate::pbx::NoPbx),
+        pbx: Arc::new(pbx),
         sessions: SessionTable::default(),
         started: now,
         reloaded: Mutex::new(now),

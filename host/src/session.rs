@@ -254,7 +254,7 @@ impl Session {
                 ],
                 config.general.timestampevents,
             );
-            if booted.visible_to(user.read, self.info.event_mask()) {
+            if booted.visible_to(dialect, user.read, self.info.event_mask()) {
                 out.put_slice(&booted.bytes(dialect));
             }
         }
@@ -276,7 +276,7 @@ impl Session {
         for _ in 0..limit {
             match rx.try_recv() {
                 Ok(ev) => {
-                    if ev.visible_to(auth.read, self.info.event_mask()) {
+                    if ev.visible_to(auth.dialect, auth.read, self.info.event_mask()) {
                         out.put_slice(&ev.bytes(auth.dialect));
                     }
                 }
@@ -412,7 +412,7 @@ async fn run(
                 match ev {
                     Ok(ev) => {
                         let auth = session.info.auth();
-                        if ev.visible_to(auth.read, session.info.event_mask()) {
+                        if ev.visible_to(auth.dialect, auth.read, session.info.event_mask()) {
                             out.put_slice(&ev.bytes(auth.dialect));
                         }
                         if session.drain_events(shared, &mut out, EVENT_BATCH).is_err() {

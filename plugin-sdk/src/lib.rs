@@ -64,15 +64,21 @@ pub mod wit {
     });
 }
 
+pub mod channels;
+pub mod cli;
+pub mod config_files;
 mod context;
 pub mod core;
+pub mod dialplan;
 pub mod events;
 pub mod log;
 mod macros;
+pub mod mailboxes;
 mod privilege;
 mod request;
 mod response;
 pub mod session;
+pub mod variables;
 
 pub use crate::context::Context;
 pub use crate::core::ActionInfo;

@@ -6,5 +6,6 @@ mod cli;
 mod clients;
 mod events;
 mod limits;
+mod pbx;
 mod protocol;
 mod support;

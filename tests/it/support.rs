@@ -97,6 +97,7 @@ pub struct HostBuilder {
     general: String,
     extra: String,
     fixtures: Vec<&'static str>,
+    files: Vec<(String, String)>,
     builtins: bool,
 }
 
@@ -106,6 +107,7 @@ impl Default for HostBuilder {
             general: String::new(),
             extra: String::new(),
             fixtures: Vec::new(),
+            files: Vec::new(),
             builtins: true,
         }
     }
@@ -137,6 +139,12 @@ impl HostBuilder {
         self
     }
 
+    /// Writes a file (path relative to the config directory) before starting.
+    pub fn file(mut self, path: &str, contents: &str) -> Self {
+        self.files.push((path.to_string(), contents.to_string()));
+        self
+    }
+
     /// Writes the config and starts the host.
     pub fn start(self) -> Host {
         let dir = scratch_dir("host");
@@ -154,6 +162,13 @@ impl HostBuilder {
         for f in &self.fixtures {
             std::fs::copy(fixture_plugin(f), plugins.join(format!("{f}.wasm")))
                 .expect("copy fixture");
+        }
+        for (path, contents) in &self.files {
+            let p = dir.join(path);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).expect("file dir");
+            }
+            std::fs::write(p, contents).expect("write file");
         }
         let extra_has_plugins = self.extra.contains("[plugins]");
         let mut toml = format!("[general]\n{}\n", self.general);
@@ -175,6 +190,8 @@ pub struct Host {
     pub addr: std::net::SocketAddr,
     /// Everything it wrote to stderr so far.
     pub stderr: Arc<Mutex<String>>,
+    /// The configuration file it was started with.
+    pub config: PathBuf,
 }
 
 impl Host {
@@ -235,7 +252,16 @@ impl Host {
             child,
             addr,
             stderr,
+            config: config.to_path_buf(),
         }
+    }
+
+    /// The directory of its configuration file (the PBX's config directory).
+    pub fn dir(&self) -> PathBuf {
+        self.config
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
     }
 
     /// The host's process id.

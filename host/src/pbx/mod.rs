@@ -3,6 +3,9 @@
 //! `channels`, `variables`, `dialplan` and `mailboxes` WIT interfaces; the CLI reads it
 //! for `core show channels` and `dialplan show`.
 
+pub mod dialplan;
+pub mod embedded;
+
 use std::future::Future;
 use std::pin::Pin;
 
@@ -184,77 +187,11 @@ pub trait Pbx: Send + Sync + 'static {
     fn current_calls(&self) -> u32;
     /// Calls processed since start.
     fn processed_calls(&self) -> u32;
-}
-
-/// A PBX with nothing attached: no channels, no dialplan, no mailboxes. Used until a
-/// core is configured.
-#[derive(Debug, Default)]
-pub struct NoPbx;
-
-impl Pbx for NoPbx {
-    fn channels(&self) -> Vec<ChannelSnapshot> {
-        Vec::new()
-    }
-    fn channel(&self, _name: &str) -> Option<ChannelSnapshot> {
-        None
-    }
-    fn hangup(&self, _name: &str, _cause: u32) -> Result<(), ChannelError> {
-        Err(ChannelError::NoSuchChannel)
-    }
-    fn redirect(&self, _name: &str, _target: &DialplanTarget) -> Result<(), ChannelError> {
-        Err(ChannelError::NoSuchChannel)
-    }
-    fn set_absolute_timeout(&self, _name: &str, _seconds: i64) -> Result<(), ChannelError> {
-        Err(ChannelError::NoSuchChannel)
-    }
-    fn atxfer(
-        &self,
-        _name: &str,
-        _exten: &str,
-        _context: Option<&str>,
-    ) -> Result<(), ChannelError> {
-        Err(ChannelError::NoSuchChannel)
-    }
-    fn originate(&self, request: OriginateRequest) -> BoxFuture<'static, OriginateOutcome> {
-        Box::pin(async move {
-            OriginateOutcome {
-                success: false,
-                reason: 0,
-                channel: request.channel,
-                uniqueid: None,
-            }
-        })
-    }
-    fn get_var(&self, _channel: Option<&str>, _name: &str) -> Result<Option<String>, ChannelError> {
-        Ok(None)
-    }
-    fn set_var(
-        &self,
-        _channel: Option<&str>,
-        _name: &str,
-        _value: &str,
-    ) -> Result<(), ChannelError> {
+    /// Re-reads what the PBX takes from the configuration (reload). A broken dialplan
+    /// keeps the old one and is reported.
+    fn reconfigure(&self, _config: &crate::config::Config) -> Result<(), String> {
         Ok(())
     }
-    fn hint_state(&self, _exten: &str, _context: &str) -> ExtensionState {
-        ExtensionState {
-            hint: String::new(),
-            status: -1,
-        }
-    }
-    fn find_label(&self, _context: &str, _exten: &str, _label: &str) -> Option<u32> {
-        None
-    }
-    fn mailbox_counts(&self, _mailbox: &str) -> MailboxCounts {
-        MailboxCounts::default()
-    }
-    fn dialplan_show(&self, _context: Option<&str>) -> String {
-        String::new()
-    }
-    fn current_calls(&self) -> u32 {
-        0
-    }
-    fn processed_calls(&self) -> u32 {
-        0
-    }
 }
+
+pub mod conffiles;

@@ -80,11 +80,12 @@ impl session::Host for HostState {
             loop {
                 match rx.recv().await {
                     Ok(ev) => {
-                        if ev.visible_to(auth.read, self.session.event_mask()) {
+                        if ev.visible_to(auth.dialect, auth.read, self.session.event_mask()) {
                             let mut out =
                                 vec![String::from_utf8_lossy(&ev.bytes(auth.dialect)).into_owned()];
                             while let Ok(ev) = rx.try_recv() {
-                                if ev.visible_to(auth.read, self.session.event_mask()) {
+                                if ev.visible_to(auth.dialect, auth.read, self.session.event_mask())
+                                {
                                     out.push(
                                         String::from_utf8_lossy(&ev.bytes(auth.dialect))
                                             .into_owned(),
@@ -169,8 +170,8 @@ impl core::Host for HostState {
             startup_time: st,
             reload_date: rd,
             reload_time: rt,
-            current_calls: 0,
-            processed_calls: 0,
+            current_calls: self.shared.pbx.current_calls(),
+            processed_calls: self.shared.pbx.processed_calls(),
         })
     }
 

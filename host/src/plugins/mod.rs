@@ -11,6 +11,9 @@ pub mod bindings;
 mod cache;
 pub mod convert;
 mod host;
+mod host_pbx;
+
+pub use host_pbx::originate_response;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -285,6 +288,12 @@ impl PluginRuntime {
         m::session::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::core::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::channels::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::variables::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::dialplan::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::mailboxes::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::config_files::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::cli::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
 
         let cache = cache::ArtifactCache::new(cache_dir, &engine);
         Ok(PluginRuntime {
