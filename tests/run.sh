@@ -19,5 +19,5 @@ echo "== plugins (wasm32-wasip2)"
 
 echo "== host and tests"
 cargo build --locked -p ami-host
-cargo test --locked -p ami-host -p ami-plugin-sdk
+cargo test --locked --workspace --exclude ami-tests
 cargo test --locked -p ami-tests -- --test-threads 2

@@ -3,6 +3,7 @@
 //! does both).
 
 mod cli;
+mod cli_commands;
 mod clients;
 mod events;
 mod limits;
