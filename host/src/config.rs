@@ -43,6 +43,7 @@ pub const GRANT_NAMES: &[&str] = &[
     "mailboxes",
     "config-files",
     "cli",
+    "modules",
 ];
 
 /// The whole configuration.

@@ -7,6 +7,7 @@
 //! - [`events`]: the event bus; [`registry`]: the action table;
 //! - [`plugins`]: the wasm engine, loading, sandboxed calls, host interfaces;
 //! - [`session`]: one task per connection; [`server`]: listener, start-up, shutdown;
+//! - [`http`]: AMI over HTTP (`/rawman`, `/manager`, `/mxml`);
 //! - [`state`]: what all of these share.
 
 pub mod auth;
@@ -16,6 +17,7 @@ pub mod codec;
 pub mod config;
 pub mod dialect;
 pub mod events;
+pub mod http;
 pub mod message;
 pub mod pbx;
 pub mod plugins;

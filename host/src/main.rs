@@ -2,12 +2,13 @@
 //! running host.
 //!
 //! ```text
-//! amihost --config FILE [--listen ADDR:PORT]
+//! amihost --config FILE [--listen ADDR:PORT] [--http-listen ADDR:PORT]
 //! amihost --check-config FILE
 //! amihost cli --config FILE 'command words...'
 //! ```
 //!
-//! When the listener is ready it prints `AMI listening on <addr>:<port>` on stdout. The
+//! When the listener is ready it prints `AMI listening on <addr>:<port>` on stdout, then,
+//! when `[http] enabled` is set, `HTTP listening on <addr>:<port>`. The
 //! host also serves its control socket (`amihost.ctl` beside FILE) for `amihost cli`.
 
 use std::io::Write as _;
@@ -17,7 +18,7 @@ use std::process::ExitCode;
 
 use ami_host::config::Config;
 
-const USAGE: &str = "usage: amihost --config FILE [--listen ADDR:PORT]
+const USAGE: &str = "usage: amihost --config FILE [--listen ADDR:PORT] [--http-listen ADDR:PORT]
        amihost --check-config FILE
        amihost cli --config FILE 'command words...'";
 
@@ -25,6 +26,7 @@ enum Command {
     Run {
         config: PathBuf,
         listen: Option<SocketAddr>,
+        http_listen: Option<SocketAddr>,
     },
     Check(PathBuf),
     Cli {
@@ -64,6 +66,7 @@ fn parse_args() -> Result<Command, String> {
     }
     let mut config = None;
     let mut listen = None;
+    let mut http_listen = None;
     let mut check = None;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -74,6 +77,13 @@ fn parse_args() -> Result<Command, String> {
                 listen = Some(
                     v.parse()
                         .map_err(|_| format!("--listen: \"{v}\" is not ADDR:PORT"))?,
+                );
+            }
+            "--http-listen" => {
+                let v = value("--http-listen")?;
+                http_listen = Some(
+                    v.parse()
+                        .map_err(|_| format!("--http-listen: \"{v}\" is not ADDR:PORT"))?,
                 );
             }
             "--check-config" => check = Some(PathBuf::from(value("--check-config")?)),
@@ -87,7 +97,11 @@ fn parse_args() -> Result<Command, String> {
     }
     match (check, config) {
         (Some(path), None) => Ok(Command::Check(path)),
-        (None, Some(config)) => Ok(Command::Run { config, listen }),
+        (None, Some(config)) => Ok(Command::Run {
+            config,
+            listen,
+            http_listen,
+        }),
         _ => Err(String::new()),
     }
 }
@@ -109,6 +123,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match command {
         Command::Check(path) => match Config::load(&path) {
@@ -122,7 +137,11 @@ fn main() -> ExitCode {
             }
         },
         Command::Cli { config, line } => cli(&config, &line),
-        Command::Run { config, listen } => {
+        Command::Run {
+            config,
+            listen,
+            http_listen,
+        } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -133,7 +152,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(run(config, listen)) {
+            match runtime.block_on(run(config, listen, http_listen)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("amihost: {e:#}");
@@ -144,7 +163,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn run(
+    path: PathBuf,
+    listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let config = Config::load(&path)?;
     if !config.general.enabled {
         anyhow::bail!(
@@ -157,9 +180,11 @@ async fn run(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> {
         config.general.port,
     ));
     let shared = ami_host::server::start(config).await?;
+    let _background = ami_host::server::spawn_background(&shared);
     let listener = ami_host::server::bind(addr)?;
     let local = listener.local_addr()?;
     tracing::info!(addr = %local, "Asterisk Management interface listening on port {}", local.port());
+    let http = ami_host::http::start(&shared, http_listen).await?;
     let (stop_control, control_stopped) = tokio::sync::watch::channel(false);
     let control = ami_host::cli::control::start(
         &shared,
@@ -168,8 +193,14 @@ async fn run(path: PathBuf, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     );
     let mut stdout = std::io::stdout();
     writeln!(stdout, "AMI listening on {local}")?;
+    if let Some(http) = &http {
+        writeln!(stdout, "HTTP listening on {}", http.local_addr())?;
+    }
     stdout.flush()?;
     ami_host::server::run(shared, listener, ami_host::server::shutdown_signal()).await;
+    if let Some(http) = http {
+        http.stop().await;
+    }
     let _ = stop_control.send(true);
     if let Some(task) = control {
         let _ = task.await;

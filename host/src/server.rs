@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::events::EventBus;
-use crate::plugins::{LoadedPlugin, PluginRuntime};
+use crate::plugins::PluginRuntime;
 use crate::registry::Registry;
 use crate::state::{SessionTable, Shared};
 
@@ -71,35 +71,23 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Shared>> {
         registry: RwLock::new(Arc::new(Registry::default())),
         runtime,
         pbx: Arc::new(pbx),
+        plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
+        plugin_dir: dir.clone(),
+        reload_lock: tokio::sync::Mutex::new(()),
         sessions: SessionTable::default(),
         started: now,
         reloaded: Mutex::new(now),
         actions_run: AtomicU64::new(0),
     });
-    let config = shared.config();
-    let plugins = shared.runtime.load_dir(&shared, &dir, &config).await?;
-    let registry = build_registry(plugins);
+    crate::plugins::manager::rescan(&shared, &dir)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     tracing::info!(
         dir = %dir.display(),
-        actions = registry.plugin_actions(),
+        actions = shared.registry().plugin_actions(),
         "plugins ready"
     );
-    shared.set_registry(registry);
     Ok(shared)
-}
-
-/// The registry of `plugins`, leaving out (with an error log) any plugin whose action
-/// another plugin already serves.
-pub fn build_registry(plugins: Vec<Arc<LoadedPlugin>>) -> Registry {
-    let mut accepted: Vec<Arc<LoadedPlugin>> = Vec::new();
-    for p in plugins {
-        accepted.push(p);
-        if let Err(e) = Registry::build(&accepted) {
-            let p = accepted.pop();
-            tracing::error!(plugin = ?p.map(|p| p.name.clone()), error = %e, "plugin not loaded");
-        }
-    }
-    Registry::build(&accepted).unwrap_or_default()
 }
 
 /// Binds the TCP listener (`SO_REUSEADDR`, a large backlog).
@@ -146,8 +134,7 @@ pub async fn run(shared: Arc<Shared>, listener: TcpListener, shutdown: impl Futu
             ("Restart".into(), "False".into()),
         ],
     );
-    // Give sessions a moment to write the Shutdown event before they are told to stop.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Sessions write what is queued for them (the Shutdown event) before they stop.
     let _ = stop_tx.send(true);
     let drain = async { while sessions.join_next().await.is_some() {} };
     if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
@@ -178,4 +165,40 @@ pub async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Background duties of a running host: the plugin-directory watcher and SIGHUP
+/// (a full reload). Dropping it stops the watcher.
+pub struct Background {
+    _watcher: Option<notify::RecommendedWatcher>,
+}
+
+/// Starts the watcher and the SIGHUP handler.
+pub fn spawn_background(shared: &Arc<Shared>) -> Background {
+    let watcher = match crate::reload::watch_plugins(shared.clone()) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "plugin hot reload by file watching is off");
+            None
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading");
+                        if let Err(e) = crate::reload::reload(&shared).await {
+                            tracing::error!(error = %e, "reload failed");
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot handle SIGHUP"),
+        }
+    }
+    Background { _watcher: watcher }
 }

@@ -402,7 +402,14 @@ async fn run(
         let events = session.events.as_mut();
         tokio::select! {
             biased;
-            _ = shutdown.changed() => return Ok(()),
+            _ = shutdown.changed() => {
+                // Events emitted before the stop (the Shutdown event) still go out.
+                let _ = session.drain_events(shared, &mut out, EVENT_BATCH);
+                if !out.is_empty() {
+                    writer.write_all(&out).await?;
+                }
+                return Ok(());
+            }
             read = reader.read_buf(&mut inbuf) => {
                 if read? == 0 {
                     return Ok(());

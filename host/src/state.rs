@@ -26,6 +26,12 @@ pub struct Shared {
     pub runtime: PluginRuntime,
     /// The PBX the actions act on.
     pub pbx: Arc<dyn crate::pbx::Pbx>,
+    /// The plugin files and the versions serving.
+    pub plugins: Mutex<crate::plugins::manager::PluginSet>,
+    /// The plugin directory.
+    pub plugin_dir: std::path::PathBuf,
+    /// Serialises reloads.
+    pub reload_lock: tokio::sync::Mutex<()>,
     /// Live sessions.
     pub sessions: SessionTable,
     /// When the host started.

@@ -43,9 +43,21 @@
 //! * [`Request`], [`Context`]: what a handler receives (headers, dialect, caller).
 //! * [`Response`], [`Message`]: reply builders that echo `ActionID` the way Asterisk does.
 //! * [`Privilege`], [`Dialect`]: permission classes and the two wire dialects.
-//! * Capabilities, one module per grant: [`events`], [`session`], [`core`], [`log`]. A
-//!   component imports only the interfaces whose functions it calls, and the host refuses
-//!   to load a plugin importing one its operator did not grant.
+//! * Capabilities, one module per grant (the grant name is the module name, except
+//!   `config-files`). A component imports only the interfaces whose functions it calls,
+//!   and the host refuses to load a plugin importing one its operator did not grant:
+//!   * [`events`]: emit events on the event bus;
+//!   * [`session`]: the calling session's event mask, permission checks, waiting for
+//!     events;
+//!   * [`core`]: clock, settings, status and the registered actions;
+//!   * [`log`]: the host's log;
+//!   * [`channels`]: list, hang up, redirect, transfer and originate channels;
+//!   * [`variables`]: channel and global variables;
+//!   * [`dialplan`]: extension states through hints, priority labels;
+//!   * [`mailboxes`]: voicemail message counts;
+//!   * [`config_files`] (grant `config-files`): read and update `.conf` files;
+//!   * [`cli`]: run a host CLI command and capture its output;
+//!   * [`modules`]: the host's plugins and its reload routine.
 //!
 //! Handlers should keep their logic in plain functions over plain values, so native unit
 //! tests (`cargo test`) can reach it: the capability functions only work inside the host.
@@ -74,6 +86,7 @@ pub mod events;
 pub mod log;
 mod macros;
 pub mod mailboxes;
+pub mod modules;
 mod privilege;
 mod request;
 mod response;

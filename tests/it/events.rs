@@ -317,7 +317,10 @@ async fn a_listener_that_never_reads_does_not_hold_back_others() {
 
 #[tokio::test]
 async fn session_permission_checks_reach_plugins() {
-    let host = HostBuilder::default().fixture("probe").start();
+    let host = HostBuilder::default()
+        .fixture("probe")
+        .extra("[plugins.probe]\ngrants = [\"session\"]")
+        .start();
     let mut admin = host.login("admin", "amp111", Some("off")).await;
     let mut reader = host.login("reader", "reader", Some("off")).await;
     let me = reader

@@ -9,4 +9,5 @@ mod events;
 mod limits;
 mod pbx;
 mod protocol;
+mod reload;
 mod support;

@@ -500,7 +500,10 @@ async fn core_settings_and_status() {
 
 #[tokio::test]
 async fn list_commands_lists_every_registered_action() {
-    let host = HostBuilder::default().fixture("probe").start();
+    let host = HostBuilder::default()
+        .fixture("probe")
+        .extra("[plugins.probe]\ngrants = [\"session\"]")
+        .start();
     let mut c = host.login("admin", "amp111", Some("off")).await;
     let m = c.request(&["Action: ListCommands", "ActionID: 7"]).await;
     let lines = [
@@ -518,9 +521,13 @@ async fn list_commands_lists_every_registered_action() {
         "Logoff: Logoff Manager (Priv: <none>)",
         "MailboxCount: Check Mailbox Message Count (Priv: call,all)",
         "MailboxStatus: Check Mailbox (Priv: call,all)",
+        "ModuleCheck: Check if module is loaded (Priv: system,all)",
+        "ModuleLoad: Module management (Priv: system,all)",
         "Originate: Originate Call (Priv: call,all)",
         "Ping: Keepalive command (Priv: <none>)",
+        "PluginList: List the plugins (Priv: system,all)",
         "Redirect: Redirect (transfer) a call (Priv: call,all)",
+        "Reload: Send a reload event (Priv: system,all)",
         "SessionProbe: Probe the session interface (Priv: <none>)",
         "Setvar: Set Channel Variable (Priv: call,all)",
         "Status: Lists channel status (Priv: call,all)",
@@ -532,7 +539,8 @@ async fn list_commands_lists_every_registered_action() {
         "Response: Success\r\nActionID: 7\r\n{}\r\n\r\n",
         lines.join("\r\n")
     );
-    // All 22 actions of the seed, each from a plugin, plus the fixture's SessionProbe.
+    // All 22 actions of the seed and the four plugin-management actions, each from a
+    // plugin, plus the fixture's SessionProbe.
     assert_eq!(m.raw, expected);
     assert!(!m.raw.contains("Login:"));
 
@@ -611,7 +619,7 @@ async fn two_plugins_serving_one_action_is_a_load_error_naming_both() {
     std::fs::write(
         &config,
         format!(
-            "[plugins]\ndir = \"{}\"\n{}",
+            "[plugins]\ndir = \"{}\"\n\n[plugins.ping2]\ngrants = [\"core\"]\n{}",
             plugins.display(),
             crate::support::USERS
         ),

@@ -99,6 +99,7 @@ pub struct HostBuilder {
     fixtures: Vec<&'static str>,
     files: Vec<(String, String)>,
     builtins: bool,
+    http: bool,
 }
 
 impl Default for HostBuilder {
@@ -109,6 +110,7 @@ impl Default for HostBuilder {
             fixtures: Vec::new(),
             files: Vec::new(),
             builtins: true,
+            http: false,
         }
     }
 }
@@ -131,6 +133,13 @@ impl HostBuilder {
         self.extra.push_str(toml);
         self.extra.push('\n');
         self
+    }
+
+    /// Enables the HTTP listener (`[http] enabled = true` plus `lines`), started on a free
+    /// port; its address is [`Host::http`].
+    pub fn http(mut self, lines: &str) -> Self {
+        self.http = true;
+        self.extra(&format!("[http]\nenabled = true\n{lines}\n"))
     }
 
     /// Adds a fixture plugin to the plugin directory.
@@ -179,7 +188,7 @@ impl HostBuilder {
         toml.push_str(USERS);
         let config = dir.join("amihost.toml");
         std::fs::write(&config, toml).expect("write config");
-        Host::spawn(&config, &[])
+        Host::spawn_with(&config, &[], self.http)
     }
 }
 
@@ -188,6 +197,8 @@ pub struct Host {
     child: Child,
     /// The AMI address it listens on.
     pub addr: std::net::SocketAddr,
+    /// The HTTP address, when started with HTTP ([`HostBuilder::http`]).
+    pub http: Option<std::net::SocketAddr>,
     /// Everything it wrote to stderr so far.
     pub stderr: Arc<Mutex<String>>,
     /// The configuration file it was started with.
@@ -202,6 +213,12 @@ impl Host {
 
     /// Starts `amihost --config <config> --listen 127.0.0.1:0` and waits for its ready line.
     pub fn spawn(config: &Path, env: &[(String, String)]) -> Host {
+        Host::spawn_with(config, env, false)
+    }
+
+    /// As [`Host::spawn`]; with `http`, also `--http-listen 127.0.0.1:0`, and waits for
+    /// the `HTTP listening on` line too.
+    pub fn spawn_with(config: &Path, env: &[(String, String)], http: bool) -> Host {
         let mut cmd = Command::new(amihost_bin());
         cmd.arg("--config")
             .arg(config)
@@ -210,6 +227,9 @@ impl Host {
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if http {
+            cmd.arg("--http-listen").arg("127.0.0.1:0");
+        }
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -234,10 +254,22 @@ impl Host {
                 if let Some(addr) = line.strip_prefix("AMI listening on ") {
                     let _ = tx.send(addr.trim().to_string());
                 }
+                if let Some(addr) = line.strip_prefix("HTTP listening on ") {
+                    let _ = tx.send(addr.trim().to_string());
+                }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(a) => a.parse().expect("ready line address"),
+        let ready = |n: usize| -> Result<Vec<String>, std::sync::mpsc::RecvTimeoutError> {
+            (0..n)
+                .map(|_| rx.recv_timeout(Duration::from_secs(120)))
+                .collect()
+        };
+        let (addr, http) = match ready(if http { 2 } else { 1 }) {
+            Ok(a) => (
+                a[0].parse().expect("ready line address"),
+                a.get(1)
+                    .map(|h| h.parse().expect("HTTP ready line address")),
+            ),
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -251,6 +283,7 @@ impl Host {
         Host {
             child,
             addr,
+            http,
             stderr,
             config: config.to_path_buf(),
         }

@@ -89,6 +89,9 @@ const CONNECTED_USAGE: &str = "Usage: manager show connected\n\
        Lists the sessions connected to the manager interface.\n";
 const EVENTQ_USAGE: &str = "Usage: manager show eventq\n\
        Shows the state of the manager event queue.\n";
+const PLUGINS_USAGE: &str = "Usage: manager show plugins\n\
+       Lists the action plugins: file, content hash, SDK and contract versions,\n\
+       actions, grants, load time, calls, traps and the last load error.\n";
 const USERS_USAGE: &str = "Usage: manager show users\n\
        Lists the configured manager users.\n";
 const USER_USAGE: &str = "Usage: manager show user <user>\n\
@@ -154,6 +157,13 @@ static COMMANDS: &[Command] = &[
         usage: EVENTQ_USAGE,
         replaced_by: None,
         handler: show_eventq,
+    },
+    Command {
+        words: &["manager", "show", "plugins"],
+        summary: "List action plugins",
+        usage: PLUGINS_USAGE,
+        replaced_by: None,
+        handler: show_plugins,
     },
     Command {
         words: &["manager", "show", "users"],
@@ -452,6 +462,47 @@ fn show_eventq(shared: &Arc<Shared>, args: &[&str]) -> Outcome {
     })
 }
 
+fn show_plugins(shared: &Arc<Shared>, args: &[&str]) -> Outcome {
+    no_args(args, || {
+        let list = crate::plugins::manager::statuses(shared);
+        let mut out = String::new();
+        for p in &list {
+            let (date, time) = crate::clock::utc_date_time(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(p.loaded_at),
+            );
+            out.push_str(&format!("Plugin: {}\n", p.name));
+            out.push_str(&format!("  File: {}\n", p.file));
+            out.push_str(&format!("  Hash: {}\n", p.hash));
+            out.push_str(&format!(
+                "  Built with: ami-plugin-sdk {} (contract ami:manager@{})\n",
+                if p.sdk_version.is_empty() {
+                    "-"
+                } else {
+                    &p.sdk_version
+                },
+                if p.contract_version.is_empty() {
+                    "-"
+                } else {
+                    &p.contract_version
+                }
+            ));
+            out.push_str(&format!("  Actions: {}\n", p.actions.join(", ")));
+            out.push_str(&format!("  Grants: {}\n", p.grants.join(", ")));
+            if p.loaded_at > 0 {
+                out.push_str(&format!("  Loaded: {date} {time} UTC\n"));
+            } else {
+                out.push_str("  Loaded: not serving\n");
+            }
+            out.push_str(&format!("  Calls: {}  Traps: {}\n", p.calls, p.traps));
+            if let Some(e) = &p.last_error {
+                out.push_str(&format!("  Last error: {e}\n"));
+            }
+        }
+        out.push_str(&format!("{} plugins.\n", list.len()));
+        out
+    })
+}
+
 fn show_users(shared: &Arc<Shared>, args: &[&str]) -> Outcome {
     no_args(args, || manager::users(&shared.config().users))
 }
@@ -465,7 +516,7 @@ fn show_user(shared: &Arc<Shared>, args: &[&str]) -> Outcome {
 
 /// Reloads the manager's configuration: nothing on success, else the error.
 fn reload_manager(shared: &Arc<Shared>) -> String {
-    match crate::reload::reload(shared) {
+    match crate::reload::reload_blocking(shared) {
         Ok(()) => String::new(),
         Err(e) => format!("Configuration not reloaded: {e}\n"),
     }

@@ -126,6 +126,13 @@ pub(super) fn test_shared(config: Config, pbx: Arc<dyn Pbx>) -> Arc<Shared> {
         started: now,
         reloaded: Mutex::new(now),
         actions_run: AtomicU64::new(0),
+        plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
+        plugin_dir: {
+            let d = std::env::temp_dir().join(format!("amihost-cli-tests-{}", std::process::id()));
+            let _ = std::fs::create_dir_all(&d);
+            d
+        },
+        reload_lock: tokio::sync::Mutex::new(()),
     })
 }
 
@@ -341,6 +348,18 @@ fn shared_state_commands() {
 
 #[test]
 fn reload_prints_nothing_or_the_error() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::task::spawn_blocking(reload_prints_nothing_or_the_error_body)
+            .await
+            .unwrap()
+    });
+}
+
+fn reload_prints_nothing_or_the_error_body() {
     let dir = std::env::temp_dir().join(format!(
         "amihost-cli-reload-{}-{}",
         std::process::id(),
@@ -393,7 +412,7 @@ fn help_lists_and_explains() {
     let managers = help_text(&["manager", "show", "user"]);
     assert_eq!(managers, USER_USAGE);
     let prefix = help_text(&["manager"]);
-    assert_eq!(prefix.lines().count(), 6, "{prefix}");
+    assert_eq!(prefix.lines().count(), 7, "{prefix}");
     assert_eq!(
         help_text(&["frobnicate"]),
         "No such command 'frobnicate'.\n"

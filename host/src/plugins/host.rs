@@ -72,6 +72,19 @@ impl session::Host for HostState {
     }
 
     async fn wait_events(&mut self, timeout_ms: Option<u64>) -> wasmtime::Result<Vec<String>> {
+        // HTTP sessions (AMI-1.0 §4.19): a mask of none becomes all, so the session
+        // collects events from now on; the wait is clamped to `httptimeout - 10` seconds
+        // (no Timeout: that long), so it ends before the session could expire.
+        let mut timeout_ms = timeout_ms;
+        if self.session.transport == crate::state::Transport::Http {
+            if self.session.event_mask().is_empty() {
+                self.session
+                    .set_event_mask(crate::privilege::Privilege::ALL);
+            }
+            let httptimeout = self.shared.config().general.httptimeout;
+            let max = u64::from(httptimeout.saturating_sub(10)) * 1000;
+            timeout_ms = Some(timeout_ms.map_or(max, |t| t.min(max)));
+        }
         let Some(rx) = self.events.as_mut() else {
             return Ok(Vec::new());
         };

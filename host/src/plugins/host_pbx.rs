@@ -353,7 +353,7 @@ impl config_files::Host for HostState {
             // After the reply: the seed sends the UpdateConfig response first.
             tokio::spawn(async move {
                 tokio::task::yield_now().await;
-                if let Err(e) = crate::reload::reload(&shared) {
+                if let Err(e) = crate::reload::reload(&shared).await {
                     tracing::warn!(error = %e, "reload requested by a plugin failed");
                 }
             });
@@ -375,5 +375,69 @@ impl super::bindings::ami::manager::cli::Host for HostState {
             found: out.found,
             text: out.text,
         })
+    }
+}
+
+impl super::bindings::ami::manager::modules::Host for HostState {
+    async fn plugins(
+        &mut self,
+    ) -> wasmtime::Result<Vec<super::bindings::ami::manager::modules::PluginStatus>> {
+        Ok(super::manager::statuses(&self.shared)
+            .into_iter()
+            .map(|s| super::bindings::ami::manager::modules::PluginStatus {
+                name: s.name,
+                file: s.file,
+                hash: s.hash,
+                sdk_version: s.sdk_version,
+                contract_version: s.contract_version,
+                actions: s.actions,
+                grants: s.grants,
+                loaded_at: s.loaded_at,
+                calls: s.calls,
+                traps: s.traps,
+                last_error: s.last_error,
+            })
+            .collect())
+    }
+
+    async fn apply_op(
+        &mut self,
+        op: super::bindings::ami::manager::modules::ModuleOp,
+        name: String,
+    ) -> wasmtime::Result<Result<(), String>> {
+        use super::bindings::ami::manager::modules::ModuleOp as W;
+        use super::manager::ModuleOp;
+        let shared = self.shared.clone();
+        let op = match op {
+            W::Load => ModuleOp::Load,
+            W::Unload => ModuleOp::Unload,
+            W::Reload => ModuleOp::Reload,
+        };
+        if op == ModuleOp::Reload && name.trim().is_empty() {
+            return Ok(crate::reload::reload(&shared).await);
+        }
+        let _guard = shared.reload_lock.lock().await;
+        Ok(super::manager::module_op(&shared, &shared.plugin_dir, op, &name).await)
+    }
+
+    async fn module_check(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(super::manager::module_check(&self.shared, &name))
+    }
+
+    async fn reload(&mut self, target: String) -> wasmtime::Result<Result<(), String>> {
+        let t = target.trim().to_ascii_lowercase();
+        let shared = self.shared.clone();
+        if t.is_empty() || t == "manager" {
+            Ok(crate::reload::reload(&shared).await)
+        } else {
+            let _guard = shared.reload_lock.lock().await;
+            Ok(super::manager::module_op(
+                &shared,
+                &shared.plugin_dir,
+                super::manager::ModuleOp::Reload,
+                &target,
+            )
+            .await)
+        }
     }
 }

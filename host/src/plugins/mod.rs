@@ -10,8 +10,10 @@
 pub mod bindings;
 mod cache;
 pub mod convert;
+pub mod grants;
 mod host;
 mod host_pbx;
+pub mod manager;
 
 pub use host_pbx::originate_response;
 
@@ -48,7 +50,7 @@ const TICK: Duration = Duration::from_millis(10);
 const MAX_MEMORY_BYTES: usize = 4096 << 20;
 
 /// Per-call limits of one plugin.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// CPU time a call may use, in epoch ticks.
     pub cpu_ticks: u64,
@@ -219,6 +221,8 @@ pub struct LoadedPlugin {
     pub actions: Vec<ActionInfo>,
     /// Its per-call limits.
     pub limits: Limits,
+    /// Interfaces it was granted.
+    pub grants: Vec<String>,
     /// When it was loaded.
     pub loaded_at: SystemTime,
     /// Whether its compiled form came from the cache.
@@ -294,6 +298,7 @@ impl PluginRuntime {
         m::mailboxes::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::config_files::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::cli::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        m::modules::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
 
         let cache = cache::ArtifactCache::new(cache_dir, &engine);
         Ok(PluginRuntime {
@@ -325,6 +330,8 @@ impl PluginRuntime {
                 .context("compile task failed")??
         };
         check_contract(&component, &self.engine)?;
+        let grants = grants::grants_for(config, &name);
+        grants::check(&component, &self.engine, &grants).map_err(|e| anyhow!(e))?;
 
         let mut linker = self.linker.clone();
         linker
@@ -394,6 +401,7 @@ impl PluginRuntime {
             contract_version: info.contract_version,
             actions,
             limits,
+            grants,
             loaded_at: SystemTime::now(),
             from_cache,
             calls: AtomicU64::new(0),
@@ -401,51 +409,10 @@ impl PluginRuntime {
             pre,
         })
     }
-
-    /// Loads every `*.wasm` in `dir`, in name order. A plugin that fails to load is
-    /// logged with the reason and skipped.
-    pub async fn load_dir(
-        &self,
-        shared: &Arc<Shared>,
-        dir: &Path,
-        config: &HostConfig,
-    ) -> anyhow::Result<Vec<Arc<LoadedPlugin>>> {
-        let mut paths = Vec::new();
-        let mut entries = tokio::fs::read_dir(dir)
-            .await
-            .with_context(|| format!("reading plugin directory {}", dir.display()))?;
-        while let Some(entry) = entries.next_entry().await? {
-            let path = entry.path();
-            if path.extension().is_some_and(|e| e == "wasm") {
-                paths.push(path);
-            }
-        }
-        paths.sort();
-        let mut loaded = Vec::new();
-        for path in paths {
-            if let Ok(name) = plugin_name(&path) {
-                if config
-                    .plugins
-                    .per_plugin
-                    .get(&name)
-                    .is_some_and(|p| !p.enabled)
-                {
-                    tracing::info!(plugin = %name, "plugin disabled by configuration");
-                    continue;
-                }
-            }
-            match self.load(shared, &path, config).await {
-                Ok(p) => loaded.push(Arc::new(p)),
-                Err(e) => {
-                    tracing::error!(path = %path.display(), error = format!("{e:#}"), "plugin failed to load")
-                }
-            }
-        }
-        Ok(loaded)
-    }
 }
 
-fn plugin_name(path: &Path) -> anyhow::Result<String> {
+/// The plugin name of a file: its stem.
+pub fn plugin_name(path: &Path) -> anyhow::Result<String> {
     path.file_stem()
         .and_then(|s| s.to_str())
         .map(str::to_string)
