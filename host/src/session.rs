@@ -27,7 +27,7 @@ use crate::codec::{Decoder, Frame};
 use crate::dialect::Dialect;
 use crate::events::{put_header, Event};
 use crate::message::Message;
-use crate::plugins::CallContext;
+use crate::plugins::{CallContext, InstanceCache};
 use crate::privilege::{parse_event_mask, Privilege};
 use crate::registry::Provider;
 use crate::response::{send_ack, send_error, send_response};
@@ -57,6 +57,8 @@ pub struct Session {
     pub challenge: Option<String>,
     /// The event stream, present once logged in.
     pub events: Option<broadcast::Receiver<Arc<Event>>>,
+    /// Live plugin instances of this session (see [`InstanceCache`]).
+    pub instances: InstanceCache,
 }
 
 impl Session {
@@ -73,6 +75,7 @@ impl Session {
             info,
             challenge: None,
             events: None,
+            instances: InstanceCache::default(),
         }
     }
 
@@ -144,6 +147,7 @@ impl Session {
                 &entry.info.name,
                 &req,
                 events,
+                &mut self.instances,
             )
             .await;
         self.events = events;

@@ -340,6 +340,7 @@ async fn exchange(state: &HttpState, lease: &Lease, params: Vec<(String, String)
                 info: lease.info.clone(),
                 challenge: None,
                 events: None,
+                instances: Default::default(),
             };
             let flow = side.dispatch(shared, req, &mut out).await;
             if flow == Flow::Close {
@@ -403,10 +404,13 @@ fn drain_events(shared: &Shared, session: &mut Session, out: &mut BytesMut) {
         return;
     };
     let auth = session.info.auth();
+    // At most one ring's worth, so a busy bus cannot keep one response growing.
     let limit = shared.config().general.event_queue;
-    for _ in 0..limit {
+    let mut taken = 0;
+    while taken < limit {
         match rx.try_recv() {
             Ok(ev) => {
+                taken += 1;
                 if ev.visible_to(auth.dialect, auth.read, session.info.event_mask()) {
                     out.put_slice(&ev.bytes(auth.dialect));
                 }

@@ -104,6 +104,9 @@ pub struct HostState {
     /// The session's event stream, lent to the call so `session.wait-events` can read it.
     events: Option<broadcast::Receiver<Arc<Event>>>,
     limiter: MemoryLimiter,
+    /// Epoch ticks the current call has run for, and its budget.
+    ticks: u64,
+    max_ticks: u64,
 }
 
 /// Memory cap of one store; remembers that it refused a growth so the failure can be
@@ -462,18 +465,19 @@ fn new_store(
                 memory_bytes: limits.memory_bytes,
                 hit: false,
             },
+            ticks: 0,
+            max_ticks: limits.cpu_ticks,
         },
     );
     store.limiter(|s| &mut s.limiter);
     // The callback runs each time the guest reaches a tick boundary while executing;
     // waiting in an async host call does not run guest code, so only CPU is counted
     // (give or take the tick in progress when the wait started).
-    let mut ticks = 0u64;
-    let max = limits.cpu_ticks;
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        ticks += 1;
-        if ticks > max {
+    store.epoch_deadline_callback(|mut ctx| {
+        let data = ctx.data_mut();
+        data.ticks += 1;
+        if data.ticks > data.max_ticks {
             Err(DeadlineExceeded.into())
         } else {
             Ok(UpdateDeadline::Yield(1))
@@ -482,32 +486,121 @@ fn new_store(
     store
 }
 
+/// Live instances kept by one session between its calls, so a session's next call to the
+/// same plugin version skips instantiation. Instances are never shared between sessions:
+/// no guest state of one session's call is visible to another session's call. A call
+/// that fails drops its instance; a new plugin version is never served by an old
+/// instance (the cache is keyed by the version's identity).
+#[derive(Default)]
+pub struct InstanceCache {
+    entries: Vec<Cached>,
+}
+
+impl std::fmt::Debug for InstanceCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceCache")
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+/// Instances a session keeps at most.
+const CACHE_PER_SESSION: usize = 4;
+
+/// Instances kept by all sessions together, so idle sessions cannot exhaust the pool.
+const CACHE_TOTAL: usize = 512;
+
+static CACHED_INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+struct Cached {
+    plugin: Arc<LoadedPlugin>,
+    store: Store<HostState>,
+    instance: Plugin,
+}
+
+impl Drop for InstanceCache {
+    fn drop(&mut self) {
+        CACHED_INSTANCES.fetch_sub(self.entries.len(), Ordering::Relaxed);
+    }
+}
+
+impl InstanceCache {
+    fn take(&mut self, plugin: &Arc<LoadedPlugin>) -> Option<(Store<HostState>, Plugin)> {
+        let i = self
+            .entries
+            .iter()
+            .position(|c| Arc::ptr_eq(&c.plugin, plugin))?;
+        let c = self.entries.remove(i);
+        CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
+        Some((c.store, c.instance))
+    }
+
+    fn put(&mut self, plugin: &Arc<LoadedPlugin>, store: Store<HostState>, instance: Plugin) {
+        if CACHED_INSTANCES.fetch_add(1, Ordering::Relaxed) >= CACHE_TOTAL {
+            CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        if self.entries.len() >= CACHE_PER_SESSION {
+            self.entries.remove(0);
+            CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.entries.push(Cached {
+            plugin: plugin.clone(),
+            store,
+            instance,
+        });
+    }
+
+    /// Drops every cached instance.
+    pub fn clear(&mut self) {
+        CACHED_INSTANCES.fetch_sub(self.entries.len(), Ordering::Relaxed);
+        self.entries.clear();
+    }
+}
+
 impl LoadedPlugin {
-    /// Runs `action` for a session. The session's event receiver is lent to the call
+    /// Runs `action` for a session, on the session's cached instance of this version when
+    /// it has one, else on a fresh one. The session's event receiver is lent to the call
     /// and handed back with the result.
+    #[allow(clippy::too_many_arguments)]
     pub async fn invoke(
-        &self,
+        self: &Arc<Self>,
         runtime: &PluginRuntime,
         shared: &Arc<Shared>,
         caller: CallContext<'_>,
         action: &str,
         request: &crate::message::Message,
         events: Option<broadcast::Receiver<Arc<Event>>>,
+        cache: &mut InstanceCache,
     ) -> (
         Result<Rendered, CallFailure>,
         Option<broadcast::Receiver<Arc<Event>>>,
     ) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let dialect = caller.auth.dialect;
-        let mut store = new_store(
-            &runtime.engine,
-            shared,
-            caller.session,
-            &self.name,
-            dialect,
-            self.limits,
-            events,
-        );
+        let cached = cache.take(self);
+        let (mut store, instance) = match cached {
+            Some((mut store, instance)) => {
+                let data = store.data_mut();
+                data.events = events;
+                data.ticks = 0;
+                data.limiter.hit = false;
+                store.set_epoch_deadline(1);
+                (store, Some(instance))
+            }
+            None => (
+                new_store(
+                    &runtime.engine,
+                    shared,
+                    caller.session,
+                    &self.name,
+                    dialect,
+                    self.limits,
+                    events,
+                ),
+                None,
+            ),
+        };
         let ctx = types::InvokeContext {
             session_id: caller.session.id.clone(),
             username: caller.auth.username.clone(),
@@ -529,17 +622,27 @@ impl LoadedPlugin {
             })
             .collect();
         let result = async {
-            let plugin: Plugin = self.pre.instantiate_async(&mut store).await?;
-            plugin
+            let plugin: Plugin = match instance {
+                Some(i) => i,
+                None => self.pre.instantiate_async(&mut store).await?,
+            };
+            let resp = plugin
                 .ami_manager_action()
                 .call_invoke(&mut store, &ctx, action, &req)
-                .await
+                .await?;
+            Ok::<_, wasmtime::Error>((plugin, resp))
         }
         .await;
         let hit_memory = store.data().limiter.hit;
         let events = store.data_mut().events.take();
         let outcome = match result {
-            Ok(resp) => render(&resp, self.limits.response_bytes),
+            Ok((plugin, resp)) => {
+                let rendered = render(&resp, self.limits.response_bytes);
+                if rendered.is_ok() {
+                    cache.put(self, store, plugin);
+                }
+                rendered
+            }
             Err(e) => Err(classify(&e, hit_memory)),
         };
         if let Err(failure) = &outcome {
