@@ -747,3 +747,200 @@ async fn permission_matrix() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_error_path_in_both_dialects() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["Action: Hangup"], "No channel specified"),
+        (
+            &["Action: Hangup", "Channel: SIP/none-1"],
+            "No such channel",
+        ),
+        (
+            &["Action: Status", "Channel: SIP/none-1"],
+            "No such channel",
+        ),
+        (&["Action: Setvar"], "No variable specified"),
+        (
+            &["Action: Setvar", "Channel: SIP/none-1", "Variable: A"],
+            "No such channel",
+        ),
+        (&["Action: Getvar"], "No variable specified"),
+        (
+            &["Action: Getvar", "Channel: SIP/none-1", "Variable: A"],
+            "No such channel",
+        ),
+        (&["Action: GetConfig"], "Filename not specified"),
+        (
+            &["Action: GetConfig", "Filename: missing.conf"],
+            "Config file not found",
+        ),
+        (
+            &["Action: UpdateConfig", "SrcFilename: sip.conf"],
+            "Filename not specified",
+        ),
+        (
+            &[
+                "Action: UpdateConfig",
+                "SrcFilename: missing.conf",
+                "DstFilename: x.conf",
+            ],
+            "Config file not found",
+        ),
+        (&["Action: Redirect"], "Channel not specified"),
+        (
+            &[
+                "Action: Redirect",
+                "Channel: SIP/none-1",
+                "Context: default",
+                "Exten: 100",
+                "Priority: nolabel",
+            ],
+            "Invalid priority",
+        ),
+        (
+            &[
+                "Action: Redirect",
+                "Channel: SIP/none-1",
+                "Context: default",
+                "Exten: 100",
+                "Priority: 1",
+            ],
+            "Channel does not exist: SIP/none-1",
+        ),
+        (&["Action: Atxfer"], "No channel specified"),
+        (
+            &["Action: Atxfer", "Channel: SIP/none-1"],
+            "No extension specified",
+        ),
+        (
+            &["Action: Atxfer", "Channel: SIP/none-1", "Exten: 100"],
+            "No attended transfer feature found",
+        ),
+        (&["Action: Originate"], "Channel not specified"),
+        (
+            &[
+                "Action: Originate",
+                "Channel: SIP/100",
+                "Context: default",
+                "Exten: 100",
+                "Priority: nolabel",
+            ],
+            "Invalid priority",
+        ),
+        (
+            &[
+                "Action: Originate",
+                "Channel: SIP/100",
+                "Application: Wait",
+                "Timeout: x",
+            ],
+            "Invalid timeout",
+        ),
+        (
+            &["Action: Originate", "Channel: SIP100", "Application: Wait"],
+            "Invalid channel",
+        ),
+        (
+            &["Action: Originate", "Channel: SIP/200", "Application: Wait"],
+            "Originate failed",
+        ),
+        (&["Action: Command"], "No command provided"),
+        (
+            &["Action: Command", "Command: module load foo.so"],
+            "Command blacklisted",
+        ),
+        (&["Action: ExtensionState"], "Extension not specified"),
+        (&["Action: AbsoluteTimeout"], "No channel specified"),
+        (
+            &["Action: AbsoluteTimeout", "Channel: SIP/none-1"],
+            "No timeout specified",
+        ),
+        (
+            &[
+                "Action: AbsoluteTimeout",
+                "Channel: SIP/none-1",
+                "Timeout: 3",
+            ],
+            "No such channel",
+        ),
+        (&["Action: MailboxStatus"], "Mailbox not specified"),
+        (&["Action: MailboxCount"], "Mailbox not specified"),
+        (&["Action: Events", "EventMask: "], "Invalid event mask"),
+    ];
+    for modern in [false, true] {
+        let host = pbx_host(modern);
+        let mut c = host.login("admin", "amp111", Some("off")).await;
+        for (lines, msg) in cases {
+            let mut req: Vec<&str> = lines.to_vec();
+            req.push("ActionID: err");
+            let m = c.request(&req).await;
+            assert_eq!(
+                m.raw,
+                format!("Response: Error\r\nActionID: err\r\nMessage: {msg}\r\n\r\n"),
+                "{lines:?} (modern: {modern})"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn modern_success_shapes() {
+    let host = pbx_host(true);
+    let mut l = host.login("admin", "amp111", Some("call")).await;
+    let mut c = host.login("admin", "amp111", Some("off")).await;
+    c.request(&[
+        "Action: Originate",
+        "Channel: SIP/100",
+        "Context: default",
+        "Exten: 102",
+        "Priority: 1",
+    ])
+    .await;
+    let chan = l
+        .wait_event("Newchannel")
+        .await
+        .get("Channel")
+        .expect("channel")
+        .to_string();
+    // Status as an EventList.
+    c.send(&["Action: Status", "ActionID: st"]).await;
+    let first = c.read_msg().await;
+    assert_eq!(
+        first.raw,
+        "Response: Success\r\nActionID: st\r\nEventList: start\r\nMessage: Channel status will follow\r\n\r\n"
+    );
+    let item = c.read_msg().await;
+    assert!(item.is_event("Status"), "{item:?}");
+    assert_eq!(item.get("Channel"), Some(chan.as_str()));
+    assert_eq!(item.get("ActionID"), Some("st"));
+    let done = c.read_msg().await;
+    assert!(done.is_event("StatusComplete"));
+    assert_eq!(
+        (done.get("EventList"), done.get("ListItems")),
+        (Some("Complete"), Some("1"))
+    );
+    // ExtensionState with StatusText; MailboxCount with UrgMessages.
+    let m = c
+        .request(&["Action: ExtensionState", "Exten: 100", "ActionID: e"])
+        .await;
+    assert_eq!(m.get("StatusText"), Some("InUse"), "{m:?}");
+    let m = c
+        .request(&["Action: MailboxCount", "Mailbox: 1234", "ActionID: m"])
+        .await;
+    assert_eq!(
+        m.raw,
+        "Response: Success\r\nActionID: m\r\nMessage: Mailbox Message Count\r\nMailbox: 1234\r\nUrgMessages: 0\r\nNewMessages: 2\r\nOldMessages: 1\r\n\r\n"
+    );
+    // WaitEvent's modern message.
+    c.send(&["Action: WaitEvent", "Timeout: 0", "ActionID: w"])
+        .await;
+    assert_eq!(
+        c.read_msg().await.raw,
+        "Response: Success\r\nActionID: w\r\nMessage: Waiting for Event completed.\r\n\r\n"
+    );
+    assert_eq!(
+        c.read_msg().await.raw,
+        "Event: WaitEventComplete\r\nActionID: w\r\n\r\n"
+    );
+}
