@@ -16,6 +16,7 @@ npm install --silent --no-audit --no-fund --prefix "$root/tests/clients/node" >/
 
 echo "== plugins (wasm32-wasip2)"
 "$root/plugins/build.sh"
+"$root/plugins/examples/build.sh"
 
 echo "== host and tests"
 cargo build --locked -p ami-host

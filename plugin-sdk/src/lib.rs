@@ -214,9 +214,7 @@ pub mod __private {
         // A panic ends the call with a trap; route its message to the host's log (the
         // default hook would write to stderr, which plugins do not have).
         #[cfg(target_arch = "wasm32")]
-        std::panic::set_hook(Box::new(|info| {
-            crate::log::error(&format!("panic: {info}"))
-        }));
+        std::panic::set_hook(Box::new(|info| crate::log::error(format!("panic: {info}"))));
         let ctx = Context::from_wit(ctx);
         let req = Request::from_wit(request, ctx.dialect());
         run(action, &req, &ctx).into_wit()

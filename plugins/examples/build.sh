@@ -35,6 +35,9 @@ if [[ -z "$dest" ]]; then
     echo "examples/build.sh: cannot tell the workspace's target directory" >&2
     exit 1
 fi
+# Both crates build in one shared target directory (their locked dependencies agree),
+# so the SDK and its dependencies are compiled once.
+export CARGO_TARGET_DIR="$dest/examples-build"
 dest="$dest/example-plugins"
 mkdir -p "$dest"
 

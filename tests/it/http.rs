@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use tokio::net::TcpSocket;
 
 use crate::support::{Client, Host, HostBuilder};
 
@@ -45,7 +45,7 @@ impl Reply {
     }
 }
 
-/// Sends one request on a new connection.
+/// Sends one request on a new connection from 127.0.0.1.
 async fn send(
     addr: SocketAddr,
     method: &str,
@@ -53,8 +53,24 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
+    send_from([127, 0, 0, 1], addr, method, target, headers, body).await
+}
+
+/// Sends one request on a new connection from the loopback address `from`.
+async fn send_from(
+    from: [u8; 4],
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     let exchange = async {
-        let stream = TcpStream::connect(addr).await.expect("connect");
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::from((from, 0)))
+            .expect("bind client");
+        let stream = socket.connect(addr).await.expect("connect");
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("handshake");
@@ -347,6 +363,23 @@ async fn cookie_session_carries_login_and_no_cookie_means_authentication_require
     let last = if id.ends_with('0') { '1' } else { '0' };
     forger.session = Some(format!("{}{last}", &id[..31]));
     let r = forger.get("rawman?action=ping").await;
+    assert_eq!(
+        r.body,
+        "Response: Error\r\nMessage: Authentication Required\r\n\r\n"
+    );
+    assert_ne!(r.session(), id);
+
+    // The cookie works only from the address it was issued to.
+    let cookie = format!("mansession_id=\"{id}\"");
+    let r = send_from(
+        [127, 0, 0, 2],
+        web.addr,
+        "GET",
+        "/asterisk/rawman?action=ping",
+        &[("cookie", &cookie)],
+        "",
+    )
+    .await;
     assert_eq!(
         r.body,
         "Response: Error\r\nMessage: Authentication Required\r\n\r\n"

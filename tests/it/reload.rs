@@ -326,3 +326,56 @@ async fn a_restart_with_unchanged_plugins_uses_the_compile_cache() {
     assert!(loaded >= 22, "{log}");
     assert_eq!(cached, loaded, "{log}");
 }
+
+#[tokio::test]
+async fn the_template_and_the_example_hot_load_without_a_restart() {
+    let built = crate::support::target_dir().join("example-plugins");
+    assert!(
+        built.join("action-rust.wasm").exists(),
+        "run plugins/examples/build.sh (tests/run.sh does)"
+    );
+    let host = HostBuilder::default()
+        .extra("[plugins.hello]\ngrants = [\"events\"]\n\n[plugins.queue-summary]\ngrants = [\"channels\"]")
+        .extra(crate::pbx::DEVICES)
+        .file("extensions.conf", crate::pbx::DIALPLAN)
+        .start();
+    let dir = plugin_dir(&host);
+    let mut c = host.login("admin", "amp111", Some("off")).await;
+    assert!(c
+        .request(&["Action: Hello"])
+        .await
+        .get("Message")
+        .is_some_and(|m| m.starts_with("Invalid/unknown")));
+    install(&built.join("action-rust.wasm"), &dir, "hello.wasm");
+    install(
+        &built.join("queue-summary.wasm"),
+        &dir,
+        "queue-summary.wasm",
+    );
+    let t = Instant::now();
+    loop {
+        let m = c.request(&["Action: ListCommands"]).await;
+        if m.raw.contains("\r\nHello: ") && m.raw.contains("\r\nQueueSummary: ") {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "not listed: {}",
+            m.raw
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let m = c.request(&["Action: Hello", "Name: Ann"]).await;
+    assert_eq!(m.get("Message"), Some("Hello, Ann!"), "{m:?}");
+    c.request(&[
+        "Action: Originate",
+        "Channel: SIP/100",
+        "Context: default",
+        "Exten: 102",
+        "Priority: 1",
+    ])
+    .await;
+    let m = c.request(&["Action: QueueSummary"]).await;
+    assert_eq!(m.get("Response"), Some("Success"), "{m:?}");
+    assert_eq!(m.get("Channels"), Some("1"), "{m:?}");
+}

@@ -193,8 +193,7 @@ async fn handle(State(state): State<HttpState>, req: Request) -> Response {
     if !state.shared.webmanager_enabled() {
         return status_page(StatusCode::NOT_FOUND);
     }
-    let method = req.method().clone();
-    if method != Method::GET && method != Method::POST {
+    if req.method() != Method::GET && req.method() != Method::POST {
         let mut resp = status_page(StatusCode::METHOD_NOT_ALLOWED);
         resp.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, POST"));
@@ -208,44 +207,13 @@ async fn handle(State(state): State<HttpState>, req: Request) -> Response {
         tracing::error!("HTTP request without a peer address");
         return status_page(StatusCode::INTERNAL_SERVER_ERROR);
     };
-    let mut params = match req.uri().query() {
-        Some(q) => match request::parse_params(q.as_bytes()) {
-            Ok(p) => p,
-            Err(e) => return bad_request(peer, &e),
-        },
-        None => Vec::new(),
-    };
-    let cookies: Vec<Vec<u8>> = req
-        .headers()
-        .get_all(COOKIE)
-        .iter()
-        .map(|v| v.as_bytes().to_vec())
-        .collect();
-    if method == Method::POST {
-        let form = req.headers().get(CONTENT_TYPE).map(|v| {
-            v.to_str()
-                .unwrap_or("")
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-        let body = match axum::body::to_bytes(req.into_body(), MAX_BODY).await {
-            Ok(b) => b,
-            Err(_) => return status_page(StatusCode::PAYLOAD_TOO_LARGE),
-        };
-        if !body.is_empty() {
-            if form == Some(false) {
-                return status_page(StatusCode::UNSUPPORTED_MEDIA_TYPE);
-            }
-            match request::parse_params(&body) {
-                Ok(p) => params.extend(p),
-                Err(e) => return bad_request(peer, &e),
-            }
+    let (params, id) = match read_request(req).await {
+        Ok(r) => r,
+        Err(status) => {
+            tracing::debug!(peer = %peer, status = %status, "refused HTTP manager request");
+            return status_page(status);
         }
-    }
-    let id = request::session_id(&params, cookies.iter().map(Vec::as_slice));
+    };
     let lease = state
         .sessions
         .open(&state.shared, id.as_deref(), peer, lifetime(&state.shared));
@@ -290,6 +258,45 @@ async fn handle(State(state): State<HttpState>, req: Request) -> Response {
     resp
 }
 
+/// The parameters of a GET or POST (query first, then a form body) and the session id it
+/// presents, or the status refusing it.
+async fn read_request(req: Request) -> Result<(Vec<(String, String)>, Option<String>), StatusCode> {
+    let mut params = match req.uri().query() {
+        Some(q) => request::parse_params(q.as_bytes()).map_err(malformed)?,
+        None => Vec::new(),
+    };
+    let cookies: Vec<Vec<u8>> = req
+        .headers()
+        .get_all(COOKIE)
+        .iter()
+        .map(|v| v.as_bytes().to_vec())
+        .collect();
+    if req.method() == Method::POST {
+        let form = req.headers().get(CONTENT_TYPE).map(|v| {
+            let media = v.to_str().unwrap_or("").split(';').next().unwrap_or("");
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE)?;
+        if !body.is_empty() {
+            if form == Some(false) {
+                return Err(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            }
+            params.extend(request::parse_params(&body).map_err(malformed)?);
+        }
+    }
+    let id = request::session_id(&params, cookies.iter().map(Vec::as_slice));
+    Ok((params, id))
+}
+
+fn malformed(why: Malformed) -> StatusCode {
+    tracing::debug!(reason = %why, "malformed HTTP manager request");
+    StatusCode::BAD_REQUEST
+}
+
 /// Runs one request on the session and returns the AMI output (with the queued events).
 async fn exchange(state: &HttpState, lease: &Lease, params: Vec<(String, String)>) -> BytesMut {
     let shared = &state.shared;
@@ -320,7 +327,7 @@ async fn exchange(state: &HttpState, lease: &Lease, params: Vec<(String, String)
             Some(flow) => conclude(state, lease, &mut session, flow, &mut out),
             None => {
                 // A newer WaitEvent (or the session's end) took over: answer nothing. The
-                // event stream went with the dropped call; the next request gets a new one.
+                // event stream went with the dropped call: take a new one.
                 out.clear();
                 resubscribe(shared, &mut session);
             }
@@ -425,11 +432,6 @@ fn drain_events(shared: &Shared, session: &mut Session, out: &mut BytesMut) {
             }
         }
     }
-}
-
-fn bad_request(peer: SocketAddr, why: &Malformed) -> Response {
-    tracing::debug!(peer = %peer, reason = %why, "malformed HTTP manager request");
-    status_page(StatusCode::BAD_REQUEST)
 }
 
 /// A short plain-text page for an error status.
