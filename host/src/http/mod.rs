@@ -94,8 +94,9 @@ fn lifetime(shared: &Shared) -> Duration {
 
 /// The HTTP service. Every path goes to one handler, which matches the manager paths
 /// itself (case-insensitively, after %-decoding, as §7.1 says). Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: the peer address is needed for
-/// ACLs, and a request without it is answered `500`.
+/// `into_make_service_with_connect_info::<SocketAddr>()` (tests: a `MockConnectInfo`
+/// layer): the peer address is needed for ACLs, and a request without it is answered
+/// `500`.
 pub fn router(state: HttpState) -> Router {
     Router::new().fallback(handle).with_state(state)
 }
@@ -185,7 +186,11 @@ pub async fn start(
 }
 
 /// Every request.
-async fn handle(State(state): State<HttpState>, req: Request) -> Response {
+async fn handle(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let config = state.shared.config();
     let Some(format) = request::route(req.uri().path(), &config.http.prefix) else {
         return status_page(StatusCode::NOT_FOUND);
@@ -199,14 +204,6 @@ async fn handle(State(state): State<HttpState>, req: Request) -> Response {
             .insert(ALLOW, HeaderValue::from_static("GET, POST"));
         return resp;
     }
-    let Some(peer) = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
-    else {
-        tracing::error!("HTTP request without a peer address");
-        return status_page(StatusCode::INTERNAL_SERVER_ERROR);
-    };
     let (params, id) = match read_request(req).await {
         Ok(r) => r,
         Err(status) => {
@@ -453,4 +450,246 @@ fn status_page(status: StatusCode) -> Response {
         HeaderValue::from_static("no-cache, no-store"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::extract::connect_info::MockConnectInfo;
+    use axum::http::HeaderMap;
+    use tower::ServiceExt as _;
+
+    use crate::config::Config;
+
+    const USERS: &str = "[users.admin]\nsecret = \"amp111\"\nread = \"all\"\nwrite = \"all\"\n";
+
+    /// A host without plugins (Login, Logoff and the unauthenticated replies need none).
+    fn shared(general: &str) -> Arc<Shared> {
+        use std::sync::atomic::AtomicU64;
+        use std::sync::{Mutex, RwLock};
+        use std::time::SystemTime;
+
+        let dir = std::env::temp_dir().join(format!("amihost-http-tests-{}", std::process::id()));
+        let toml = format!("[general]\n{general}\n{USERS}");
+        let config = match Config::from_toml_str(&toml, &dir.join("amihost.toml")) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        };
+        let bus = crate::events::EventBus::new(config.general.event_queue);
+        let pbx = crate::pbx::embedded::EmbeddedPbx::new(
+            bus.clone(),
+            &crate::pbx::embedded::settings_of(&config),
+        )
+        .unwrap_or_else(|e| panic!("pbx: {e}"));
+        let runtime = crate::plugins::PluginRuntime::new(None)
+            .unwrap_or_else(|e| panic!("plugin runtime: {e:#}"));
+        let now = SystemTime::now();
+        Arc::new(Shared {
+            bus,
+            config: RwLock::new(Arc::new(config)),
+            registry: RwLock::new(Arc::new(crate::registry::Registry::default())),
+            runtime,
+            pbx: Arc::new(pbx),
+            sessions: crate::state::SessionTable::default(),
+            started: now,
+            reloaded: Mutex::new(now),
+            actions_run: AtomicU64::new(0),
+            plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
+            plugin_dir: dir,
+            reload_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    const PEER: ([u8; 4], u16) = ([192, 0, 2, 7], 40000);
+
+    async fn get(
+        state: &HttpState,
+        uri: &str,
+        cookie: Option<&str>,
+    ) -> (StatusCode, HeaderMap, String) {
+        let mut req = axum::http::Request::builder().uri(uri);
+        if let Some(id) = cookie {
+            req = req.header(COOKIE, format!("mansession_id=\"{id}\""));
+        }
+        let req = req.body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let app = router(state.clone()).layer(MockConnectInfo(SocketAddr::from(PEER)));
+        let resp = match app.oneshot(req).await {
+            Ok(r) => r,
+            Err(e) => match e {},
+        };
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (status, headers, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn cookie_id(headers: &HeaderMap) -> String {
+        let cookie = headers
+            .get(SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("no Set-Cookie in {headers:?}"));
+        let id = cookie
+            .strip_prefix("mansession_id=\"")
+            .and_then(|r| r.split_once("\"; Version=1; Max-Age="))
+            .map(|(id, _)| id.to_string())
+            .unwrap_or_else(|| panic!("cookie {cookie:?}"));
+        id
+    }
+
+    #[tokio::test]
+    async fn login_session_and_logoff_without_a_socket() {
+        let state = HttpState::new(shared("webenabled = true"));
+        let (status, headers, body) = get(
+            &state,
+            "/asterisk/rawman?action=login&username=admin&secret=amp111",
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            "Response: Success\r\nMessage: Authentication accepted\r\n\r\n"
+        );
+        let id = cookie_id(&headers);
+        assert_eq!(state.shared.sessions.len(), 1);
+
+        let (_, headers, body) = get(&state, "/asterisk/manager?action=login", Some(&id)).await;
+        assert_eq!(
+            body,
+            format!(
+                "{}<tr><td>Response</td><td>Success</td></tr>\r\n\
+                 <tr><td>Message</td><td>Already logged in</td></tr>\r\n{}",
+                render::HTML_HEAD,
+                render::HTML_TAIL
+            )
+        );
+        assert_eq!(cookie_id(&headers), id);
+
+        // An unauthenticated Logoff ends the session; so does a failed Login.
+        let (_, headers, _) = get(&state, "/asterisk/rawman?action=ping", None).await;
+        let stranger = cookie_id(&headers);
+        assert_eq!((state.sessions.len(), state.shared.sessions.len()), (2, 2));
+        let (_, _, body) = get(&state, "/asterisk/rawman?action=logoff", Some(&stranger)).await;
+        assert_eq!(body, "Response: Success\r\nMessage: See ya\r\n\r\n");
+        assert_eq!((state.sessions.len(), state.shared.sessions.len()), (1, 1));
+        let (_, _, body) = get(
+            &state,
+            "/asterisk/rawman?action=login&username=admin&secret=wrong",
+            Some(&stranger),
+        )
+        .await;
+        assert_eq!(
+            body,
+            "Response: Error\r\nMessage: Authentication failed\r\n\r\n"
+        );
+        assert_eq!((state.sessions.len(), state.shared.sessions.len()), (1, 1));
+        // The logged-in session is untouched.
+        let (_, headers, body) = get(&state, "/asterisk/rawman?action=login", Some(&id)).await;
+        assert_eq!(
+            body,
+            "Response: Success\r\nMessage: Already logged in\r\n\r\n"
+        );
+        assert_eq!(cookie_id(&headers), id);
+    }
+
+    #[tokio::test]
+    async fn webenabled_is_read_per_request() {
+        let state = HttpState::new(shared("webenabled = false"));
+        let (status, headers, _) = get(&state, "/asterisk/rawman?action=ping", None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(headers.get(SET_COOKIE).is_none());
+        assert!(state.sessions.is_empty());
+    }
+
+    #[tokio::test]
+    async fn sessions_expire_a_lifetime_after_their_last_use() {
+        let state = HttpState::new(shared("webenabled = true"));
+        let shared = &state.shared;
+        let lifetime = Duration::from_millis(300);
+        let expire = || state.sessions.expire(shared, lifetime);
+        let peer = SocketAddr::from(PEER);
+        let lease = state.sessions.open(shared, None, peer, lifetime);
+        let id = lease.id().to_string();
+        // In use: never expires.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(expire(), 0);
+        drop(lease);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(expire(), 0);
+        // Used again: the lifetime starts over.
+        let again = state.sessions.open(shared, Some(&id), peer, lifetime);
+        assert_eq!(again.id(), id);
+        drop(again);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(expire(), 0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(expire(), 1);
+        assert!(state.sessions.is_empty());
+        assert!(shared.sessions.is_empty());
+        // The old id now opens a new session.
+        let fresh = state.sessions.open(shared, Some(&id), peer, lifetime);
+        assert_ne!(fresh.id(), id);
+    }
+
+    #[tokio::test]
+    async fn an_id_works_only_whole_and_from_its_address() {
+        let state = HttpState::new(shared("webenabled = true"));
+        let lifetime = Duration::from_secs(60);
+        let peer = SocketAddr::from(PEER);
+        let id = state
+            .sessions
+            .open(&state.shared, None, peer, lifetime)
+            .id()
+            .to_string();
+        let other = SocketAddr::from(([192, 0, 2, 8], 40000));
+        assert_ne!(
+            state
+                .sessions
+                .open(&state.shared, Some(&id), other, lifetime)
+                .id(),
+            id
+        );
+        assert_ne!(
+            state
+                .sessions
+                .open(&state.shared, Some(&id[..31]), peer, lifetime)
+                .id(),
+            id
+        );
+        let new_port = SocketAddr::from(([192, 0, 2, 7], 40001));
+        assert_eq!(
+            state
+                .sessions
+                .open(&state.shared, Some(&id), new_port, lifetime)
+                .id(),
+            id
+        );
+    }
+
+    #[tokio::test]
+    async fn unauthenticated_sessions_are_capped() {
+        let state = HttpState::new(shared("webenabled = true"));
+        let lifetime = Duration::from_secs(60);
+        let peer = SocketAddr::from(PEER);
+        let first = state
+            .sessions
+            .open(&state.shared, None, peer, lifetime)
+            .id()
+            .to_string();
+        for _ in 0..sessions::MAX_UNAUTHENTICATED {
+            drop(state.sessions.open(&state.shared, None, peer, lifetime));
+        }
+        assert_eq!(state.sessions.len(), sessions::MAX_UNAUTHENTICATED);
+        assert_eq!(state.shared.sessions.len(), sessions::MAX_UNAUTHENTICATED);
+        // The least recently used one went.
+        assert_ne!(
+            state
+                .sessions
+                .open(&state.shared, Some(&first), peer, lifetime)
+                .id(),
+            first
+        );
+    }
 }
