@@ -40,6 +40,8 @@ pub struct Shared {
     pub reloaded: Mutex<SystemTime>,
     /// Actions run since start.
     pub actions_run: AtomicU64,
+    /// Unauthenticated-session count and login failure budget.
+    pub admission: crate::admission::Admission,
 }
 
 impl Shared {
@@ -123,7 +125,9 @@ pub struct SessionInfo {
     pub peer: SocketAddr,
     /// Transport.
     pub transport: Transport,
-    auth: Mutex<AuthState>,
+    auth: Mutex<Arc<AuthState>>,
+    /// `peer` rendered once, for the invoke context.
+    pub peer_text: String,
     event_mask: AtomicU32,
 }
 
@@ -139,19 +143,20 @@ impl SessionInfo {
             id: random_id(),
             peer,
             transport,
-            auth: Mutex::new(AuthState {
+            peer_text: peer.to_string(),
+            auth: Mutex::new(Arc::new(AuthState {
                 authenticated: false,
                 username: String::new(),
                 read: Privilege::NONE,
                 write: Privilege::NONE,
                 dialect,
-            }),
+            })),
             event_mask: AtomicU32::new(mask.0),
         }
     }
 
-    /// A copy of the authentication state.
-    pub fn auth(&self) -> AuthState {
+    /// The authentication state (shared; replaced whole on change).
+    pub fn auth(&self) -> Arc<AuthState> {
         match self.auth.lock() {
             Ok(a) => a.clone(),
             Err(p) => p.into_inner().clone(),
@@ -160,6 +165,7 @@ impl SessionInfo {
 
     /// Replaces the authentication state.
     pub fn set_auth(&self, state: AuthState) {
+        let state = Arc::new(state);
         match self.auth.lock() {
             Ok(mut a) => *a = state,
             Err(p) => *p.into_inner() = state,

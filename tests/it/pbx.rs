@@ -944,3 +944,34 @@ async fn modern_success_shapes() {
         "Event: WaitEventComplete\r\nActionID: w\r\n\r\n"
     );
 }
+
+#[tokio::test]
+async fn dial_bridges_and_redirecting_the_callee_renames_it() {
+    let host = pbx_host(false);
+    let mut l = host.login("admin", "amp111", Some("call")).await;
+    let mut c = host.login("admin", "amp111", Some("off")).await;
+    c.request(&["Action: Originate", "Channel: Local/101@default", "Application: Wait", "Data: 10", "Async: true"]).await;
+    let link = l.wait_event("Link").await;
+    let callee = link.get("Channel2").expect("channel2").to_string();
+    assert!(callee.starts_with("SIP/100-"), "{link:?}");
+    // Status shows the bridge.
+    c.send(&["Action: Status"]).await;
+    let mut linked = false;
+    loop {
+        let m = c.read_msg().await;
+        if m.is_event("StatusComplete") {
+            break;
+        }
+        if m.get("Channel") == Some(callee.as_str()) {
+            linked = m.get("Link").is_some();
+        }
+    }
+    assert!(linked, "the callee's Status block names its bridged peer");
+    let ch = format!("Channel: {callee}");
+    let m = c.request(&["Action: Redirect", ch.as_str(), "Context: default", "Exten: 103", "Priority: 1"]).await;
+    assert_eq!(m.get("Message"), Some("Redirect successful"));
+    let rename = l.wait_event("Rename").await;
+    assert_eq!(rename.get("Oldname"), Some(callee.as_str()));
+    assert_eq!(rename.get("Newname"), Some(format!("AsyncGoto/{callee}").as_str()));
+    l.wait_event("Unlink").await;
+}

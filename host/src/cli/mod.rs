@@ -443,7 +443,7 @@ fn show_connected(shared: &Arc<Shared>, args: &[&str]) -> Outcome {
                 let auth = s.auth();
                 manager::Connected {
                     username: if auth.authenticated {
-                        auth.username
+                        auth.username.clone()
                     } else {
                         String::new()
                     },

@@ -474,6 +474,27 @@ impl Inner {
         );
     }
 
+    fn rename(&self, chan: &Chan, new_name: String) {
+        let (old, d) = {
+            let mut d = chan.lock();
+            let old = std::mem::replace(&mut d.name, new_name);
+            (old, d.clone())
+        };
+        self.channel_event(
+            &d,
+            "Rename",
+            Some((
+                Privilege::CALL,
+                pairs(&[
+                    ("Oldname", old.clone()),
+                    ("Newname", d.name.clone()),
+                    ("Uniqueid", d.uniqueid.clone()),
+                ]),
+            )),
+            Some((Privilege::CALL, pairs(&[("Newname", d.name.clone())]))),
+        );
+    }
+
     fn newexten(&self, chan: &Chan) {
         let d = chan.lock().clone();
         self.channel_event(
@@ -1301,6 +1322,10 @@ impl Pbx for EmbeddedPbx {
             chan.lock().redirect = Some(t);
             chan.control.notify_one();
         } else {
+            // A channel outside the dialplan is taken over by an `AsyncGoto/` channel
+            // that starts the dialplan at the target (Asterisk's masquerade), announced
+            // by `Rename`.
+            inner.rename(&chan, format!("AsyncGoto/{}", chan.lock().name));
             goto(inner, &chan, &t);
             chan.lock().in_dialplan = true;
             let runner = inner.clone();

@@ -604,7 +604,7 @@ impl LoadedPlugin {
         let ctx = types::InvokeContext {
             session_id: caller.session.id.clone(),
             username: caller.auth.username.clone(),
-            peer: caller.session.peer.to_string(),
+            peer: caller.session.peer_text.clone(),
             dialect: match dialect {
                 Dialect::V1 => types::Dialect::V1,
                 Dialect::Modern => types::Dialect::Modern,
