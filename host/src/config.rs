@@ -91,6 +91,22 @@ pub struct General {
     pub dialect: Dialect,
     /// `eventqueue`: how many events may wait for one session (4096, at least 16).
     pub event_queue: usize,
+    /// `authtimeout`: seconds an unauthenticated TCP session may take to log in (30,
+    /// 1..=3600), counted from the connect, so a client trickling bytes gains nothing.
+    pub authtimeout: u32,
+    /// `authlimit`: unauthenticated TCP sessions allowed at once; a connection beyond
+    /// that is closed at accept (50, 1..=100000).
+    pub authlimit: u32,
+    /// `loginfailures`: failed logins per peer address within `loginfailurewindow`
+    /// before further logins from it are refused unchecked (10; 0 turns this off).
+    pub loginfailures: u32,
+    /// `loginfailurewindow`: the window of `loginfailures`, in seconds (60, 1..=86400).
+    pub loginfailurewindow: u32,
+    /// `writetimeout`: milliseconds an event write may stay blocked before the session
+    /// is closed, unless the user sets its own (5000, at least 100). Asterisk's default
+    /// is 100 ms; ours is larger so that a busy machine (the test suite runs many hosts
+    /// on a loaded 2-core box, over loopback) does not drop healthy listeners.
+    pub writetimeout: u64,
 }
 
 impl Default for General {
@@ -106,6 +122,11 @@ impl Default for General {
             block_sockets: false,
             dialect: Dialect::V1,
             event_queue: 4096,
+            authtimeout: 30,
+            authlimit: 50,
+            loginfailures: 10,
+            loginfailurewindow: 60,
+            writetimeout: 5000,
         }
     }
 }
@@ -295,6 +316,8 @@ pub struct User {
     pub displayconnects: bool,
     /// Per-user dialect override.
     pub dialect: Option<Dialect>,
+    /// `writetimeout` in milliseconds (at least 100); `None` means `[general]`'s.
+    pub writetimeout: Option<u64>,
     /// Where the user was defined.
     pub source: UserSource,
 }
@@ -313,6 +336,7 @@ impl User {
             deny_text: Vec::new(),
             displayconnects: true,
             dialect: None,
+            writetimeout: None,
             source,
         }
     }
@@ -623,6 +647,11 @@ const GENERAL_KEYS: &[&str] = &[
     "block-sockets",
     "dialect",
     "eventqueue",
+    "authtimeout",
+    "authlimit",
+    "loginfailures",
+    "loginfailurewindow",
+    "writetimeout",
 ];
 const PLUGINS_KEYS: &[&str] = &[
     "dir",
@@ -648,11 +677,17 @@ const USER_KEYS: &[&str] = &[
     "deny",
     "displayconnects",
     "dialect",
+    "writetimeout",
 ];
 
 const CPU_DEADLINE_RANGE: (i64, i64) = (1, 600_000);
 const MEMORY_LIMIT_RANGE: (i64, i64) = (1, 4096);
 const RESPONSE_LIMIT_RANGE: (i64, i64) = (1, i64::MAX);
+const AUTHTIMEOUT_RANGE: (i64, i64) = (1, 3600);
+const AUTHLIMIT_RANGE: (i64, i64) = (1, 100_000);
+const LOGINFAILURES_RANGE: (i64, i64) = (0, 1_000_000);
+const LOGINFAILUREWINDOW_RANGE: (i64, i64) = (1, 86_400);
+const WRITETIMEOUT_RANGE: (i64, i64) = (100, i64::MAX);
 
 impl<'a> TomlReader<'a> {
     fn line(&self, span: &Range<usize>) -> usize {
@@ -861,6 +896,13 @@ impl<'a> TomlReader<'a> {
                 "block-sockets" => g.block_sockets = self.boolean(&e)?,
                 "dialect" => g.dialect = self.dialect(&e)?,
                 "eventqueue" => g.event_queue = self.int(&e, (16, i64::MAX))?,
+                "authtimeout" => g.authtimeout = self.int(&e, AUTHTIMEOUT_RANGE)?,
+                "authlimit" => g.authlimit = self.int(&e, AUTHLIMIT_RANGE)?,
+                "loginfailures" => g.loginfailures = self.int(&e, LOGINFAILURES_RANGE)?,
+                "loginfailurewindow" => {
+                    g.loginfailurewindow = self.int(&e, LOGINFAILUREWINDOW_RANGE)?
+                }
+                "writetimeout" => g.writetimeout = self.int(&e, WRITETIMEOUT_RANGE)?,
                 _ => return Err(self.unknown(&e, GENERAL_KEYS)),
             }
         }
@@ -1033,6 +1075,7 @@ impl<'a> TomlReader<'a> {
                 }
                 "displayconnects" => user.displayconnects = self.boolean(&e)?,
                 "dialect" => user.dialect = Some(self.dialect(&e)?),
+                "writetimeout" => user.writetimeout = Some(self.int(&e, WRITETIMEOUT_RANGE)?),
                 _ => return Err(self.unknown(&e, USER_KEYS)),
             }
         }
@@ -1062,8 +1105,6 @@ impl<'a> TomlReader<'a> {
 /// `[general]` keys of Asterisk's manager.conf (later releases) that the host accepts and
 /// ignores.
 const IGNORED_GENERAL_KEYS: &[&str] = &[
-    "authtimeout",
-    "authlimit",
     "debug",
     "allowmultiplelogin",
     "channelvars",
@@ -1080,7 +1121,6 @@ const IGNORED_GENERAL_KEYS: &[&str] = &[
 
 /// User keys of Asterisk's manager.conf that the host accepts and ignores.
 const IGNORED_USER_KEYS: &[&str] = &[
-    "writetimeout",
     "displaysystemname",
     "eventfilter",
     "allowmultiplelogin",
@@ -1161,6 +1201,30 @@ impl ConfReader<'_> {
             })
     }
 
+    /// An integer in `min..=max` (`max == i64::MAX` means no upper bound).
+    fn ranged<T: TryFrom<i64>>(
+        &self,
+        cat: &Category,
+        var: &Var,
+        (min, max): (i64, i64),
+    ) -> Result<T, ConfigError> {
+        let wanted = if max == i64::MAX {
+            format!("a number >= {min}")
+        } else {
+            format!("a number {min}-{max}")
+        };
+        let n: i64 = self.number(cat, var, |n| (min..=max).contains(n), &wanted)?;
+        T::try_from(n).map_err(|_| {
+            self.err(
+                var,
+                format!(
+                    "invalid value \"{}\" for {} in [{}] (expected {wanted})",
+                    var.value, var.name, cat.name
+                ),
+            )
+        })
+    }
+
     fn ip(&self, cat: &Category, var: &Var) -> Result<IpAddr, ConfigError> {
         var.value.parse().map_err(|_| {
             self.err(
@@ -1201,6 +1265,13 @@ impl ConfReader<'_> {
                 "eventqueue" => {
                     g.event_queue = self.number(cat, var, |n| *n >= 16, "a number >= 16")?
                 }
+                "authtimeout" => g.authtimeout = self.ranged(cat, var, AUTHTIMEOUT_RANGE)?,
+                "authlimit" => g.authlimit = self.ranged(cat, var, AUTHLIMIT_RANGE)?,
+                "loginfailures" => g.loginfailures = self.ranged(cat, var, LOGINFAILURES_RANGE)?,
+                "loginfailurewindow" => {
+                    g.loginfailurewindow = self.ranged(cat, var, LOGINFAILUREWINDOW_RANGE)?
+                }
+                "writetimeout" => g.writetimeout = self.ranged(cat, var, WRITETIMEOUT_RANGE)?,
                 key if IGNORED_GENERAL_KEYS.contains(&key) => {
                     tracing::debug!(key = %var.name, line = var.line, "manager.conf [general] key ignored");
                 }
@@ -1257,6 +1328,9 @@ impl ConfReader<'_> {
                 }
                 "displayconnects" => user.displayconnects = self.boolean(cat, var)?,
                 "dialect" => user.dialect = Some(self.dialect(cat, var)?),
+                "writetimeout" => {
+                    user.writetimeout = Some(self.ranged(cat, var, WRITETIMEOUT_RANGE)?)
+                }
                 key if IGNORED_USER_KEYS.contains(&key) => {
                     tracing::debug!(user = %cat.name, key = %var.name, line = var.line, "manager.conf user key ignored");
                 }
@@ -2115,5 +2189,115 @@ secret = pa\;ss
             Err(ConfigError::Io { .. }) => {}
             other => panic!("{other:?}"),
         }
+    }
+    #[test]
+    fn hostile_client_limits() {
+        let g = Config::default().general;
+        assert_eq!(
+            (
+                g.authtimeout,
+                g.authlimit,
+                g.loginfailures,
+                g.loginfailurewindow,
+                g.writetimeout
+            ),
+            (30, 50, 10, 60, 5000)
+        );
+        let c = toml(
+            "[general]\nauthtimeout = 2\nauthlimit = 5\nloginfailures = 0\nloginfailurewindow = 10\n\
+             writetimeout = 250\n[users.slow]\nsecret = \"s\"\nwritetimeout = 100\n",
+        )
+        .unwrap();
+        let g = &c.general;
+        assert_eq!(
+            (
+                g.authtimeout,
+                g.authlimit,
+                g.loginfailures,
+                g.loginfailurewindow,
+                g.writetimeout
+            ),
+            (2, 5, 0, 10, 250)
+        );
+        assert_eq!(c.user("slow").unwrap().writetimeout, Some(100));
+        for (text, line, key) in [
+            ("[general]\nauthtimeout = 0\n", 2, "general.authtimeout"),
+            (
+                "[general]\n\nauthtimeout = 3601\n",
+                3,
+                "general.authtimeout",
+            ),
+            ("[general]\nauthlimit = 0\n", 2, "general.authlimit"),
+            ("[general]\nauthlimit = 100001\n", 2, "general.authlimit"),
+            (
+                "[general]\nloginfailures = -1\n",
+                2,
+                "general.loginfailures",
+            ),
+            (
+                "[general]\nloginfailurewindow = 0\n",
+                2,
+                "general.loginfailurewindow",
+            ),
+            ("[general]\nwritetimeout = 99\n", 2, "general.writetimeout"),
+            ("[users.a]\nwritetimeout = 50\n", 2, "users.a.writetimeout"),
+        ] {
+            let (l, k, _) = invalid(toml(text));
+            assert_eq!((l, k.as_str()), (line, key), "{text}");
+        }
+
+        let dir = TempDir::new();
+        let path = dir.write(
+            "manager.conf",
+            "[general]\nauthtimeout = 5\nauthlimit = 7\nloginfailures = 3\nloginfailurewindow = 30\n\
+             writetimeout = 300\n[u]\nsecret = x\nwritetimeout = 150\n",
+        );
+        let c = Config::load(&path).unwrap();
+        let g = &c.general;
+        assert_eq!(
+            (
+                g.authtimeout,
+                g.authlimit,
+                g.loginfailures,
+                g.loginfailurewindow,
+                g.writetimeout
+            ),
+            (5, 7, 3, 30, 300)
+        );
+        assert_eq!(c.user("u").unwrap().writetimeout, Some(150));
+        for (text, line, key) in [
+            ("[general]\nauthtimeout = 0\n", 2, "authtimeout"),
+            ("[general]\nauthlimit = lots\n", 2, "authlimit"),
+            (
+                "[general]\n\nloginfailurewindow = 0\n",
+                3,
+                "loginfailurewindow",
+            ),
+            ("[u]\nsecret = x\nwritetimeout = 99\n", 3, "writetimeout"),
+        ] {
+            let path = dir.write("manager.conf", text);
+            match Config::load(&path) {
+                Err(ConfigError::Invalid {
+                    line: l, key: k, ..
+                }) => {
+                    assert_eq!((l, k.as_str()), (line, key), "{text}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ipv6_peers_against_an_ipv4_permit_list() {
+        let c = toml(
+            "[users.lo]\nsecret = \"x\"\ndeny = [\"0.0.0.0/0\"]\npermit = [\"127.0.0.1/32\"]\n",
+        )
+        .unwrap();
+        let u = c.user("lo").unwrap();
+        assert!(u.acl_allows(ip("127.0.0.1")));
+        assert!(u.acl_allows(ip("::ffff:127.0.0.1")));
+        assert!(!u.acl_allows(ip("::1")));
+        assert!(!u.acl_allows(ip("2001:db8::1")));
+        assert!(!u.acl_allows(ip("10.0.0.1")));
     }
 }

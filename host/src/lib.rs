@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`codec`], [`message`], [`response`]: the wire format, without I/O;
 //! - [`privilege`], [`dialect`], [`auth`]: classes, dialects, login;
+//! - [`admission`]: `authlimit` and the login failure budget;
 //! - [`config`]: TOML and Asterisk-format configuration;
 //! - [`events`]: the event bus; [`registry`]: the action table;
 //! - [`plugins`]: the wasm engine, loading, sandboxed calls, host interfaces;
@@ -10,6 +11,7 @@
 //! - [`http`]: AMI over HTTP (`/rawman`, `/manager`, `/mxml`);
 //! - [`state`]: what all of these share.
 
+pub mod admission;
 pub mod auth;
 pub mod cli;
 pub mod clock;

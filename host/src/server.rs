@@ -78,6 +78,7 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Shared>> {
         started: now,
         reloaded: Mutex::new(now),
         actions_run: AtomicU64::new(0),
+        admission: Default::default(),
     });
     crate::plugins::manager::rescan(&shared, &dir)
         .await
@@ -115,7 +116,27 @@ pub async fn run(shared: Arc<Shared>, listener: TcpListener, shutdown: impl Futu
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    sessions.spawn(crate::session::serve(shared.clone(), stream, peer, stop_rx.clone()));
+                    let limit = shared.config().general.authlimit;
+                    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                    match shared.admission.admit(limit) {
+                        Some(guard) => {
+                            sessions.spawn(crate::session::serve(
+                                shared.clone(),
+                                stream,
+                                peer,
+                                Some(guard),
+                                stop_rx.clone(),
+                            ));
+                        }
+                        None => {
+                            tracing::warn!(
+                                peer = %peer,
+                                limit,
+                                "connection from {peer} refused: {limit} unauthenticated sessions already (authlimit)"
+                            );
+                            drop(stream);
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");

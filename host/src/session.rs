@@ -10,7 +10,14 @@
 //! falls further behind than the ring holds is closed (`block-sockets = no`, the default,
 //! as Asterisk drops a client that cannot take an event in time), or keeps going without
 //! the events it missed (`block-sockets = yes`); either way it is logged, and no other
-//! session or producer ever waits for it.
+//! session or producer ever waits for it. A session whose socket stops taking events
+//! (the peer does not read) is closed once one write of events has been blocked for its
+//! `writetimeout` (per user, else `[general]`); replies alone are not bounded.
+//!
+//! Hostile clients: until it logs in, a TCP session counts against `authlimit` (see
+//! [`crate::admission`]) and is closed `authtimeout` seconds after its connect, however
+//! it trickles bytes; its writes are bounded by the same deadline. Logins from an address
+//! that used up its failure budget are refused without checking the secret.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,10 +25,13 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::watch;
+use tokio::time::Instant;
 
+use crate::admission::{Budget, UnauthGuard};
 use crate::auth;
 use crate::codec::{Decoder, Frame};
 use crate::dialect::Dialect;
@@ -59,6 +69,10 @@ pub struct Session {
     pub events: Option<broadcast::Receiver<Arc<Event>>>,
     /// Live plugin instances of this session (see [`InstanceCache`]).
     pub instances: InstanceCache,
+    /// Counts this session against `authlimit` until it logs in (TCP only).
+    pub unauth: Option<UnauthGuard>,
+    /// How long an event write may stay blocked (`writetimeout`), set at login.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Session {
@@ -76,6 +90,8 @@ impl Session {
             challenge: None,
             events: None,
             instances: InstanceCache::default(),
+            unauth: None,
+            write_timeout: None,
         }
     }
 
@@ -217,9 +233,34 @@ impl Session {
     async fn login(&mut self, shared: &Arc<Shared>, req: &Message, out: &mut BytesMut) -> Flow {
         let config = shared.config();
         let ip = self.info.peer.ip();
+        let general = &config.general;
+        let window = Duration::from_secs(u64::from(general.loginfailurewindow));
+        let now = std::time::Instant::now();
+        if let Budget::Exhausted { warn } =
+            shared
+                .admission
+                .login_budget(ip, general.loginfailures, window, now)
+        {
+            if warn {
+                tracing::warn!(
+                    peer = %ip,
+                    "{ip} exceeded the login failure budget ({} failures within {} s); refusing its logins unchecked for the rest of the window",
+                    general.loginfailures,
+                    general.loginfailurewindow
+                );
+            } else {
+                tracing::debug!(peer = %ip, "login from {ip} refused: failure budget exhausted");
+            }
+            tokio::time::sleep(LOGIN_FAILURE_DELAY).await;
+            send_error(out, req, "Authentication failed");
+            return Flow::Close;
+        }
         let user = match auth::authenticate(&config, req, ip, self.challenge.as_deref()) {
             Ok(u) => u,
             Err(why) => {
+                shared
+                    .admission
+                    .record_failure(ip, general.loginfailures, window, now);
                 tracing::info!(peer = %ip, "{ip} {why}");
                 tokio::time::sleep(LOGIN_FAILURE_DELAY).await;
                 send_error(out, req, "Authentication failed");
@@ -238,6 +279,10 @@ impl Session {
             dialect,
         });
         self.events = Some(shared.bus.subscribe());
+        self.unauth = None;
+        self.write_timeout = Some(Duration::from_millis(
+            user.writetimeout.unwrap_or(general.writetimeout),
+        ));
         if config.general.displayconnects && user.displayconnects {
             let what = match self.info.transport {
                 Transport::Tcp => "Manager",
@@ -336,35 +381,137 @@ fn uptimes(shared: &Shared) -> (u64, u64) {
     )
 }
 
-/// Serves one TCP connection until the peer leaves, Logoff, a failed login, or shutdown.
+/// Serves one TCP connection until the peer leaves, Logoff, a failed login, shutdown,
+/// `authtimeout` (not logged in in time) or `writetimeout` (an event write blocked too
+/// long). `unauth` counts the session against `authlimit` until it logs in.
 pub async fn serve(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
+    unauth: Option<UnauthGuard>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let connected = Instant::now();
     let _ = stream.set_nodelay(true);
     let mut session = Session::new(&shared, peer, Transport::Tcp);
-    let result = run(&shared, &mut session, stream, &mut shutdown).await;
+    session.unauth = unauth;
+    let result = run(&shared, &mut session, stream, connected, &mut shutdown).await;
     if let Err(e) = result {
         tracing::debug!(peer = %peer, error = %e, "session ended with an I/O error");
     }
+    session.unauth = None;
     session.finish(&shared);
+}
+
+/// Why a bounded write did not finish.
+enum Stalled {
+    /// The login deadline passed.
+    AuthTimeout,
+    /// An event write was blocked for `writetimeout`.
+    WriteTimeout(Duration),
+}
+
+/// The login deadline of an unauthenticated session (`authtimeout` as configured now,
+/// counted from the connect), or `None` once logged in.
+fn auth_deadline(shared: &Shared, session: &Session, connected: Instant) -> Option<Instant> {
+    if session.info.auth().authenticated {
+        return None;
+    }
+    let secs = u64::from(shared.config().general.authtimeout);
+    Some(connected + Duration::from_secs(secs))
+}
+
+/// Writes `buf`. Before login the write is bounded by the login deadline; after login,
+/// a write carrying events is bounded by the session's `writetimeout`; replies alone are
+/// not bounded.
+async fn write_bounded(
+    writer: &mut OwnedWriteHalf,
+    buf: &[u8],
+    session: &Session,
+    auth_deadline: Option<Instant>,
+    has_events: bool,
+) -> std::io::Result<Result<(), Stalled>> {
+    let (deadline, stalled) = match (auth_deadline, session.write_timeout) {
+        (Some(d), _) => (d, Stalled::AuthTimeout),
+        (None, Some(wt)) if has_events => (Instant::now() + wt, Stalled::WriteTimeout(wt)),
+        _ => {
+            writer.write_all(buf).await?;
+            return Ok(Ok(()));
+        }
+    };
+    match tokio::time::timeout_at(deadline, writer.write_all(buf)).await {
+        Ok(r) => r.map(Ok),
+        Err(_) => Ok(Err(stalled)),
+    }
+}
+
+fn log_stalled(session: &Session, why: &Stalled) {
+    let peer = session.info.peer;
+    match why {
+        Stalled::AuthTimeout => {
+            tracing::info!(peer = %peer, "{peer} did not log in within authtimeout; closing the connection");
+        }
+        Stalled::WriteTimeout(wt) => {
+            let auth = session.info.auth();
+            let user = &auth.username;
+            tracing::warn!(
+                user = %user,
+                peer = %peer,
+                "Manager '{user}' at {peer}: an event write was blocked for {} ms (writetimeout); closing the session",
+                wt.as_millis()
+            );
+        }
+    }
 }
 
 async fn run(
     shared: &Arc<Shared>,
     session: &mut Session,
     stream: TcpStream,
+    connected: Instant,
     shutdown: &mut watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.into_split();
     let dialect = session.info.auth().dialect;
-    writer.write_all(dialect.banner().as_bytes()).await?;
+    let deadline = auth_deadline(shared, session, connected);
+    if let Err(why) = write_bounded(
+        &mut writer,
+        dialect.banner().as_bytes(),
+        session,
+        deadline,
+        false,
+    )
+    .await?
+    {
+        log_stalled(session, &why);
+        return Ok(());
+    }
 
     let mut decoder = Decoder::new();
     let mut inbuf = BytesMut::with_capacity(1024);
     let mut out = BytesMut::with_capacity(1024);
+    // Whether `out` holds event bytes (which makes its write subject to writetimeout).
+    let mut has_events = false;
+    macro_rules! flush {
+        () => {{
+            let deadline = auth_deadline(shared, session, connected);
+            let wrote =
+                write_bounded(&mut writer, &out, session, deadline, take(&mut has_events)).await?;
+            out.clear();
+            if let Err(why) = wrote {
+                log_stalled(session, &why);
+                return Ok(());
+            }
+        }};
+    }
+    macro_rules! drain {
+        () => {{
+            let before = out.len();
+            let lost = session.drain_events(shared, &mut out, EVENT_BATCH).is_err();
+            has_events |= out.len() > before;
+            lost
+        }};
+    }
     loop {
         // Serve every complete request already buffered, in order, then flush once.
         while let Some(frame) = decoder.decode(&mut inbuf) {
@@ -382,36 +529,39 @@ async fn run(
                 }
             };
             if flow == Flow::Close {
-                writer.write_all(&out).await?;
+                flush!();
                 let _ = writer.shutdown().await;
                 return Ok(());
             }
-            if session.drain_events(shared, &mut out, EVENT_BATCH).is_err() {
-                writer.write_all(&out).await?;
+            if drain!() {
+                flush!();
                 return Ok(());
             }
             if out.len() >= 64 * 1024 {
-                writer.write_all(&out).await?;
-                out.clear();
+                flush!();
             }
         }
         if !out.is_empty() {
-            writer.write_all(&out).await?;
-            out.clear();
+            flush!();
             if out.capacity() > 256 * 1024 {
                 out = BytesMut::with_capacity(1024);
             }
         }
 
+        let deadline = auth_deadline(shared, session, connected);
         let events = session.events.as_mut();
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
                 // Events emitted before the stop (the Shutdown event) still go out.
-                let _ = session.drain_events(shared, &mut out, EVENT_BATCH);
+                let _ = drain!();
                 if !out.is_empty() {
-                    writer.write_all(&out).await?;
+                    flush!();
                 }
+                return Ok(());
+            }
+            _ = sleep_until_opt(deadline) => {
+                log_stalled(session, &Stalled::AuthTimeout);
                 return Ok(());
             }
             read = reader.read_buf(&mut inbuf) => {
@@ -425,9 +575,10 @@ async fn run(
                         let auth = session.info.auth();
                         if ev.visible_to(auth.dialect, auth.read, session.info.event_mask()) {
                             out.put_slice(&ev.bytes(auth.dialect));
+                            has_events = true;
                         }
-                        if session.drain_events(shared, &mut out, EVENT_BATCH).is_err() {
-                            writer.write_all(&out).await?;
+                        if drain!() {
+                            flush!();
                             return Ok(());
                         }
                     }
@@ -444,6 +595,18 @@ async fn run(
         if inbuf.capacity() > 64 * 1024 && inbuf.is_empty() {
             inbuf = BytesMut::with_capacity(1024);
         }
+    }
+}
+
+/// The flag's value, leaving it false.
+fn take(flag: &mut bool) -> bool {
+    std::mem::take(flag)
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }
 

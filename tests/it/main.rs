@@ -6,6 +6,7 @@ mod cli;
 mod cli_commands;
 mod clients;
 mod events;
+mod hostile;
 mod http;
 mod limits;
 mod pbx;

@@ -950,7 +950,14 @@ async fn dial_bridges_and_redirecting_the_callee_renames_it() {
     let host = pbx_host(false);
     let mut l = host.login("admin", "amp111", Some("call")).await;
     let mut c = host.login("admin", "amp111", Some("off")).await;
-    c.request(&["Action: Originate", "Channel: Local/101@default", "Application: Wait", "Data: 10", "Async: true"]).await;
+    c.request(&[
+        "Action: Originate",
+        "Channel: Local/101@default",
+        "Application: Wait",
+        "Data: 10",
+        "Async: true",
+    ])
+    .await;
     let link = l.wait_event("Link").await;
     let callee = link.get("Channel2").expect("channel2").to_string();
     assert!(callee.starts_with("SIP/100-"), "{link:?}");
@@ -968,10 +975,21 @@ async fn dial_bridges_and_redirecting_the_callee_renames_it() {
     }
     assert!(linked, "the callee's Status block names its bridged peer");
     let ch = format!("Channel: {callee}");
-    let m = c.request(&["Action: Redirect", ch.as_str(), "Context: default", "Exten: 103", "Priority: 1"]).await;
+    let m = c
+        .request(&[
+            "Action: Redirect",
+            ch.as_str(),
+            "Context: default",
+            "Exten: 103",
+            "Priority: 1",
+        ])
+        .await;
     assert_eq!(m.get("Message"), Some("Redirect successful"));
     let rename = l.wait_event("Rename").await;
     assert_eq!(rename.get("Oldname"), Some(callee.as_str()));
-    assert_eq!(rename.get("Newname"), Some(format!("AsyncGoto/{callee}").as_str()));
+    assert_eq!(
+        rename.get("Newname"),
+        Some(format!("AsyncGoto/{callee}").as_str())
+    );
     l.wait_event("Unlink").await;
 }

@@ -100,6 +100,8 @@ pub struct HostBuilder {
     files: Vec<(String, String)>,
     builtins: bool,
     http: bool,
+    env: Vec<(String, String)>,
+    listen: Option<String>,
 }
 
 impl Default for HostBuilder {
@@ -111,6 +113,8 @@ impl Default for HostBuilder {
             files: Vec::new(),
             builtins: true,
             http: false,
+            env: Vec::new(),
+            listen: None,
         }
     }
 }
@@ -140,6 +144,18 @@ impl HostBuilder {
     pub fn http(mut self, lines: &str) -> Self {
         self.http = true;
         self.extra(&format!("[http]\nenabled = true\n{lines}\n"))
+    }
+
+    /// Sets an environment variable of the host process (e.g. `RUST_LOG`).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Listens on `addr` instead of `127.0.0.1:0` (e.g. `[::1]:0`).
+    pub fn listen(mut self, addr: &str) -> Self {
+        self.listen = Some(addr.to_string());
+        self
     }
 
     /// Adds a fixture plugin to the plugin directory.
@@ -188,7 +204,12 @@ impl HostBuilder {
         toml.push_str(USERS);
         let config = dir.join("amihost.toml");
         std::fs::write(&config, toml).expect("write config");
-        Host::spawn_with(&config, &[], self.http)
+        Host::spawn_listening(
+            &config,
+            &self.env,
+            self.http,
+            self.listen.as_deref().unwrap_or("127.0.0.1:0"),
+        )
     }
 }
 
@@ -219,11 +240,21 @@ impl Host {
     /// As [`Host::spawn`]; with `http`, also `--http-listen 127.0.0.1:0`, and waits for
     /// the `HTTP listening on` line too.
     pub fn spawn_with(config: &Path, env: &[(String, String)], http: bool) -> Host {
+        Host::spawn_listening(config, env, http, "127.0.0.1:0")
+    }
+
+    /// As [`Host::spawn_with`], listening on `listen`.
+    pub fn spawn_listening(
+        config: &Path,
+        env: &[(String, String)],
+        http: bool,
+        listen: &str,
+    ) -> Host {
         let mut cmd = Command::new(amihost_bin());
         cmd.arg("--config")
             .arg(config)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -392,6 +423,20 @@ impl Client {
             buf: Vec::new(),
             banner: String::new(),
         }
+    }
+
+    /// Wraps a connected stream (nothing read yet).
+    pub fn from_stream(stream: TcpStream) -> Client {
+        Client {
+            stream,
+            buf: Vec::new(),
+            banner: String::new(),
+        }
+    }
+
+    /// The client's own address.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.stream.local_addr().expect("local addr")
     }
 
     /// Sends raw bytes.

@@ -126,6 +126,7 @@ pub(super) fn test_shared(config: Config, pbx: Arc<dyn Pbx>) -> Arc<Shared> {
         started: now,
         reloaded: Mutex::new(now),
         actions_run: AtomicU64::new(0),
+        admission: Default::default(),
         plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
         plugin_dir: {
             let d = std::env::temp_dir().join(format!("amihost-cli-tests-{}", std::process::id()));

@@ -345,6 +345,8 @@ async fn exchange(state: &HttpState, lease: &Lease, params: Vec<(String, String)
                 challenge: None,
                 events: None,
                 instances: Default::default(),
+                unauth: None,
+                write_timeout: None,
             };
             let flow = side.dispatch(shared, req, &mut out).await;
             if flow == Flow::Close {
@@ -494,6 +496,7 @@ mod tests {
             started: now,
             reloaded: Mutex::new(now),
             actions_run: AtomicU64::new(0),
+            admission: Default::default(),
             plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
             plugin_dir: dir,
             reload_lock: tokio::sync::Mutex::new(()),
