@@ -379,3 +379,51 @@ async fn the_template_and_the_example_hot_load_without_a_restart() {
     assert_eq!(m.get("Response"), Some("Success"), "{m:?}");
     assert_eq!(m.get("Channels"), Some("1"), "{m:?}");
 }
+
+#[tokio::test]
+async fn a_truncated_or_foreign_cache_file_is_recompiled_not_loaded() {
+    let cache = crate::support::scratch_dir("cache");
+    let extra = format!("[plugins]\ncache-dir = \"{}\"", cache.display());
+    // `extra` replaces the builder's [plugins] table: keep the plugin directory too.
+    let first = HostBuilder::default().extra(&extra).start();
+    let dir = plugin_dir(&first);
+    drop(first);
+    let mut files: Vec<_> = std::fs::read_dir(&cache)
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 22, "{files:?}");
+    for (i, f) in files.iter().enumerate() {
+        let bytes = std::fs::read(f).expect("read");
+        if i % 2 == 0 {
+            std::fs::write(f, &bytes[..bytes.len() / 3]).expect("truncate");
+        } else {
+            std::fs::write(f, b"\x7fELF not a component at all").expect("foreign");
+        }
+    }
+    let config = crate::support::scratch_dir("cache-host").join("amihost.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins]\ndir = \"{}\"\ncache-dir = \"{}\"\n{}",
+            dir.display(),
+            cache.display(),
+            crate::support::USERS
+        ),
+    )
+    .expect("config");
+    let second = Host::spawn(&config, &[]);
+    let mut c = second.login("admin", "amp111", Some("off")).await;
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
+    let log = second.log();
+    assert!(log.contains("discarding unreadable cache entry"), "{log}");
+    assert!(
+        !log.contains("cached=true"),
+        "a damaged entry was loaded: {log}"
+    );
+}
