@@ -71,6 +71,12 @@ impl Decoder {
         Decoder::default()
     }
 
+    /// Whether a message has started and not yet ended: lines of it were decoded, or
+    /// bytes of a line wait in `buf`.
+    pub fn message_pending(&self, buf: &BytesMut) -> bool {
+        !buf.is_empty() || !self.lines.is_empty() || self.rejected.is_some() || self.discarding
+    }
+
     /// Takes the next complete message out of `buf`, or `None` if more bytes are needed.
     /// Bytes of incomplete lines stay in `buf` (at most [`MAX_LINE`] of them).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Option<Frame> {
@@ -102,12 +108,13 @@ impl Decoder {
                 buf.advance(end + 1);
                 continue;
             }
-            let line = buf.split_to(end + 1);
-            let mut content = &line[..end];
+            // Read the line in place and then step over it (no split-off buffer).
+            let mut content = &buf[..end];
             if content.last() == Some(&b'\r') {
                 content = &content[..content.len() - 1];
             }
             if content.is_empty() {
+                buf.advance(end + 1);
                 let lines = std::mem::take(&mut self.lines);
                 return Some(match self.rejected.take() {
                     Some(reason) => Frame::Rejected { reason, lines },
@@ -115,11 +122,16 @@ impl Decoder {
                 });
             }
             if self.lines.len() >= MAX_HEADERS {
+                buf.advance(end + 1);
                 self.reject(Rejection::TooManyHeaders);
                 continue;
             }
-            self.lines
-                .push(String::from_utf8_lossy(content).into_owned());
+            let line = match std::str::from_utf8(content) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(content).into_owned(),
+            };
+            buf.advance(end + 1);
+            self.lines.push(line);
         }
     }
 

@@ -19,7 +19,7 @@ pub mod conf_file;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -94,6 +94,10 @@ pub struct General {
     /// `authtimeout`: seconds an unauthenticated TCP session may take to log in (30,
     /// 1..=3600), counted from the connect, so a client trickling bytes gains nothing.
     pub authtimeout: u32,
+    /// `messagetimeout`: seconds a request may take to arrive once its first byte has
+    /// (30, 1..=3600). A logged-in client trickling a request slower than that is
+    /// closed, so it cannot pin a session's buffers indefinitely.
+    pub messagetimeout: u32,
     /// `authlimit`: unauthenticated TCP sessions allowed at once; a connection beyond
     /// that is closed at accept (50, 1..=100000).
     pub authlimit: u32,
@@ -123,6 +127,7 @@ impl Default for General {
             dialect: Dialect::V1,
             event_queue: 4096,
             authtimeout: 30,
+            messagetimeout: 30,
             authlimit: 50,
             loginfailures: 10,
             loginfailurewindow: 60,
@@ -342,22 +347,12 @@ impl User {
     }
 
     /// Whether the ACL lets `ip` log in as this user (reference §6.3): start with allow,
-    /// every rule with `(ip & mask) == network` sets the verdict, the last match wins; no
-    /// rules means no restriction. An IPv4-mapped IPv6 peer is checked as its IPv4
-    /// address; any other IPv6 peer matches only rules with a zero mask (`0.0.0.0/0`).
+    /// every rule that [matches](AclRule::matches) `ip` sets the verdict, the last match
+    /// wins; no rules means no restriction.
     pub fn acl_allows(&self, ip: IpAddr) -> bool {
-        let v4 = match ip {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(v6) => v6.to_ipv4_mapped(),
-        };
         let mut allow = true;
         for rule in &self.acl {
-            let mask = u32::from(rule.mask);
-            let hit = match v4 {
-                Some(v4) => u32::from(v4) & mask == u32::from(rule.network),
-                None => mask == 0,
-            };
-            if hit {
+            if rule.matches(ip) {
                 allow = rule.permit;
             }
         }
@@ -375,22 +370,26 @@ impl User {
 pub struct AclRule {
     /// True for `permit`, false for `deny`.
     pub permit: bool,
-    /// The address ANDed with the mask.
-    pub network: Ipv4Addr,
-    /// The netmask.
-    pub mask: Ipv4Addr,
+    /// The address ANDed with the mask: IPv4 or IPv6.
+    pub network: IpAddr,
+    /// The netmask, of the same family as `network`.
+    pub mask: IpAddr,
 }
 
 impl AclRule {
-    /// Parses `address[/mask]`: the address as `inet_aton` reads it (dotted quad, or
-    /// Asterisk's short forms such as `10.1`), the mask as a dotted quad or a prefix
-    /// length 0–32; no mask means a single host. The error names the bad text.
+    /// Parses `address[/mask]`. An IPv4 address is read as `inet_aton` reads it (dotted
+    /// quad, or Asterisk's short forms such as `10.1`), its mask as a dotted quad or a
+    /// prefix length 0–32. An IPv6 address (it has a `:`; brackets allowed) takes a prefix
+    /// length 0–128. No mask means a single host. The error names the bad text.
     pub fn parse(permit: bool, text: &str) -> Result<AclRule, String> {
         let text = text.trim();
         let (addr_text, mask_text) = match text.split_once('/') {
             Some((a, m)) => (a.trim(), Some(m.trim())),
             None => (text, None),
         };
+        if addr_text.contains(':') {
+            return AclRule::parse_v6(permit, text, addr_text, mask_text);
+        }
         let addr = inet_aton(addr_text)
             .ok_or_else(|| format!("\"{text}\": \"{addr_text}\" is not a valid IPv4 address"))?;
         let mask = match mask_text {
@@ -411,9 +410,71 @@ impl AclRule {
         };
         Ok(AclRule {
             permit,
-            network: Ipv4Addr::from(addr & mask),
-            mask: Ipv4Addr::from(mask),
+            network: IpAddr::V4(Ipv4Addr::from(addr & mask)),
+            mask: IpAddr::V4(Ipv4Addr::from(mask)),
         })
+    }
+
+    /// The IPv6 part of [`parse`](Self::parse).
+    fn parse_v6(
+        permit: bool,
+        text: &str,
+        addr_text: &str,
+        mask_text: Option<&str>,
+    ) -> Result<AclRule, String> {
+        let bare = addr_text
+            .strip_prefix('[')
+            .and_then(|a| a.strip_suffix(']'))
+            .unwrap_or(addr_text);
+        let addr: Ipv6Addr = bare
+            .parse()
+            .map_err(|_| format!("\"{text}\": \"{addr_text}\" is not a valid IPv6 address"))?;
+        let bits = match mask_text {
+            None => 128,
+            Some(m) => m
+                .parse::<u32>()
+                .ok()
+                .filter(|b| *b <= 128 && !m.starts_with('+'))
+                .ok_or_else(|| {
+                    format!("\"{text}\": netmask \"{m}\" must be a prefix length 0-128")
+                })?,
+        };
+        let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+        Ok(AclRule {
+            permit,
+            network: IpAddr::V6(Ipv6Addr::from(u128::from(addr) & mask)),
+            mask: IpAddr::V6(Ipv6Addr::from(mask)),
+        })
+    }
+
+    /// Whether the rule applies to a peer at `ip`. An IPv4 rule compares an IPv4 peer, or
+    /// an IPv4-mapped IPv6 one, as `(ip & mask) == network`; any other IPv6 peer it
+    /// matches only with a zero mask (`0.0.0.0/0` stands for everyone, as in Asterisk).
+    /// An IPv6 rule compares an IPv6 peer, or an IPv4 peer in its mapped form
+    /// (`::ffff:a.b.c.d`), the same way.
+    pub fn matches(&self, ip: IpAddr) -> bool {
+        match (self.network, self.mask) {
+            (IpAddr::V4(network), IpAddr::V4(mask)) => {
+                let mask = u32::from(mask);
+                let v4 = match ip {
+                    IpAddr::V4(v4) => Some(v4),
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+                };
+                match v4 {
+                    Some(v4) => u32::from(v4) & mask == u32::from(network),
+                    None => mask == 0,
+                }
+            }
+            (IpAddr::V6(network), IpAddr::V6(mask)) => {
+                let v6 = match ip {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped(),
+                    IpAddr::V6(v6) => v6,
+                };
+                u128::from(v6) & u128::from(mask) == u128::from(network)
+            }
+            // Not made by `parse`: a rule of mixed families matches nothing.
+            _ => false,
+        }
     }
 }
 
@@ -482,7 +543,8 @@ pub enum ConfigError {
 
 impl Config {
     /// Loads the configuration from `path`: the Asterisk format when it ends in `.conf`,
-    /// TOML otherwise.
+    /// TOML otherwise. A file over [`conf_file::MAX_CONFIG_BYTES`] is an `Io` error naming
+    /// it.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let is_conf = path
             .extension()
@@ -491,9 +553,16 @@ impl Config {
         if is_conf {
             return load_asterisk(path);
         }
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        let io_error = |source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
+        };
+        let bytes = conf_file::read_capped(path).map_err(io_error)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            io_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ))
         })?;
         Config::from_toml_str(&text, path)
     }
@@ -648,6 +717,7 @@ const GENERAL_KEYS: &[&str] = &[
     "dialect",
     "eventqueue",
     "authtimeout",
+    "messagetimeout",
     "authlimit",
     "loginfailures",
     "loginfailurewindow",
@@ -713,6 +783,15 @@ impl<'a> TomlReader<'a> {
             "dates and times are not valid in this file".to_string()
         } else {
             e.message().trim().replace('\n', ": ")
+        };
+        // The toml crate gives some errors (an inline table cut off by the end of the
+        // text) no message at all.
+        let message = match e.span() {
+            _ if !message.is_empty() => message,
+            Some(span) if span.start >= self.text.trim_end().len() => {
+                "invalid TOML: unexpected end of file".to_string()
+            }
+            _ => "invalid TOML syntax".to_string(),
         };
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
@@ -897,6 +976,7 @@ impl<'a> TomlReader<'a> {
                 "dialect" => g.dialect = self.dialect(&e)?,
                 "eventqueue" => g.event_queue = self.int(&e, (16, i64::MAX))?,
                 "authtimeout" => g.authtimeout = self.int(&e, AUTHTIMEOUT_RANGE)?,
+                "messagetimeout" => g.messagetimeout = self.int(&e, AUTHTIMEOUT_RANGE)?,
                 "authlimit" => g.authlimit = self.int(&e, AUTHLIMIT_RANGE)?,
                 "loginfailures" => g.loginfailures = self.int(&e, LOGINFAILURES_RANGE)?,
                 "loginfailurewindow" => {
@@ -1266,6 +1346,7 @@ impl ConfReader<'_> {
                     g.event_queue = self.number(cat, var, |n| *n >= 16, "a number >= 16")?
                 }
                 "authtimeout" => g.authtimeout = self.ranged(cat, var, AUTHTIMEOUT_RANGE)?,
+                "messagetimeout" => g.messagetimeout = self.ranged(cat, var, AUTHTIMEOUT_RANGE)?,
                 "authlimit" => g.authlimit = self.ranged(cat, var, AUTHLIMIT_RANGE)?,
                 "loginfailures" => g.loginfailures = self.ranged(cat, var, LOGINFAILURES_RANGE)?,
                 "loginfailurewindow" => {
@@ -1820,12 +1901,28 @@ read = "system, Call"
         let r = AclRule::parse(true, "10.1.2.3").unwrap();
         assert_eq!(r.mask, Ipv4Addr::BROADCAST);
         let r = AclRule::parse(true, "10.1.2.3/0").unwrap();
-        assert_eq!(
-            (r.network, r.mask),
-            (Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED)
-        );
+        assert_eq!((r.network, r.mask), (ip("0.0.0.0"), ip("0.0.0.0")));
         let r = AclRule::parse(true, "10.1/32").unwrap();
         assert_eq!(r.network, Ipv4Addr::new(10, 0, 0, 1));
+        // IPv6: a prefix length, or a single host.
+        let r = AclRule::parse(true, "2001:db8:1:2::77/64").unwrap();
+        assert_eq!(
+            (r.network, r.mask),
+            (ip("2001:db8:1:2::"), ip("ffff:ffff:ffff:ffff::"))
+        );
+        let r = AclRule::parse(false, "::1").unwrap();
+        assert_eq!(
+            (r.network, r.mask, r.permit),
+            (
+                ip("::1"),
+                ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+                false
+            )
+        );
+        let r = AclRule::parse(true, "[fe80::1]/10").unwrap();
+        assert_eq!(r.network, ip("fe80::"));
+        let r = AclRule::parse(true, "::/0").unwrap();
+        assert_eq!((r.network, r.mask), (ip("::"), ip("::")));
         for bad in [
             "",
             "10.0.0.256",
@@ -1834,6 +1931,10 @@ read = "system, Call"
             "1.2.3.4/-1",
             "1.2.3.4/x",
             "1.2.3.4/255.255.0.300",
+            "::1/129",
+            "::1/ffff::",
+            "2001:db8::g",
+            "1:2:3:4:5:6:7:8:9",
         ] {
             let e = AclRule::parse(true, bad).unwrap_err();
             assert!(e.contains(&format!("\"{bad}\"")), "{e}");
@@ -1869,10 +1970,28 @@ read = "system, Call"
         let u = user_with(&[(false, "0.0.0.0/0"), (true, "127.0.0.1")]);
         assert!(u.acl_allows(IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped())));
         assert!(!u.acl_allows(IpAddr::V6(Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped())));
-        // Other IPv6 peers match only 0.0.0.0/0 rules.
+        // Other IPv6 peers match only 0.0.0.0/0 rules among the IPv4 ones.
         assert!(!u.acl_allows(IpAddr::V6(Ipv6Addr::LOCALHOST)));
         let only_host = user_with(&[(false, "127.0.0.1")]);
         assert!(only_host.acl_allows(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        // IPv6 rules: deny all, permit a /64 and the loopback.
+        let u = user_with(&[
+            (false, "0.0.0.0/0"),
+            (true, "2001:db8:1:2::/64"),
+            (true, "::1"),
+        ]);
+        assert!(u.acl_allows(ip("2001:db8:1:2:aaaa::5")));
+        assert!(u.acl_allows(ip("::1")));
+        assert!(!u.acl_allows(ip("2001:db8:1:3::5")));
+        assert!(!u.acl_allows(ip("127.0.0.1")));
+        // Denying ::1 alone leaves everyone else in.
+        let u = user_with(&[(false, "::1/128")]);
+        assert!(!u.acl_allows(ip("::1")));
+        assert!(u.acl_allows(ip("::2")) && u.acl_allows(ip("127.0.0.1")));
+        // An IPv4 peer is its mapped form to an IPv6 rule; ::/0 is everyone.
+        let u = user_with(&[(false, "::/0"), (true, "::ffff:10.0.0.0/104")]);
+        assert!(u.acl_allows(ip("10.9.8.7")));
+        assert!(!u.acl_allows(ip("11.0.0.1")) && !u.acl_allows(ip("::1")));
     }
 
     #[test]
@@ -2189,6 +2308,59 @@ secret = pa\;ss
             Err(ConfigError::Io { .. }) => {}
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn files_over_the_size_limit_are_refused_naming_the_file() {
+        let dir = TempDir::new();
+        let limit = conf_file::MAX_CONFIG_BYTES as usize;
+        // TOML: exactly at the limit loads, one byte more does not.
+        let head = "[general]\nport = 5039\n#";
+        let at_limit = format!("{head}{}\n", "x".repeat(limit - head.len() - 1));
+        let path = dir.write("amihost.toml", &at_limit);
+        assert_eq!(Config::load(&path).unwrap().general.port, 5039);
+        dir.write("amihost.toml", &format!("{at_limit}\n"));
+        let e = Config::load(&path).unwrap_err();
+        assert!(matches!(e, ConfigError::Io { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&path.display().to_string()) && text.contains("16 MiB limit"),
+            "{text}"
+        );
+        // manager.conf itself, and an included file.
+        let big = format!(";{}\n", "x".repeat(limit));
+        let path = dir.write("manager.conf", &big);
+        let text = Config::load(&path).unwrap_err().to_string();
+        assert!(
+            text.contains("manager.conf: larger than the 16 MiB"),
+            "{text}"
+        );
+        let inc = dir.write("big.conf", &big);
+        let path = dir.write("manager.conf", "[general]\n\n#include big.conf\n");
+        match Config::load(&path) {
+            Err(ConfigError::Invalid {
+                path,
+                line,
+                message,
+                ..
+            }) => {
+                assert_eq!((path.file_name(), line), (Some("manager.conf".as_ref()), 3));
+                assert!(
+                    message.contains(&inc.display().to_string()) && message.contains("16 MiB"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Small files included again and again add up to the same limit.
+        let chunk = format!(";{}\n", "y".repeat(limit / 8));
+        dir.write("chunk.conf", &chunk);
+        let path = dir.write("manager.conf", &"#include chunk.conf\n".repeat(9));
+        let (line, _, message) = invalid(Config::load(&path));
+        assert_eq!(line, 8);
+        assert!(message.contains("with its includes"), "{message}");
+        let path = dir.write("manager.conf", &"#include chunk.conf\n".repeat(7));
+        assert!(Config::load(&path).is_ok());
     }
     #[test]
     fn hostile_client_limits() {

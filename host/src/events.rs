@@ -6,7 +6,9 @@
 //! session that falls further behind than the ring loses its oldest events; what it then
 //! does is the `block-sockets` policy in [`crate::session`].
 
-use std::sync::{Arc, OnceLock};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -32,7 +34,7 @@ pub struct EventPart {
 /// dialect only.
 #[derive(Debug)]
 pub struct Event {
-    parts: [Option<EventPart>; 2],
+    parts: [Option<Arc<EventPart>>; 2],
     /// `Timestamp:` value (seconds, microseconds) when `timestampevents` is on.
     pub timestamp: Option<(u64, u32)>,
     rendered: [OnceLock<Bytes>; 2],
@@ -52,7 +54,12 @@ impl Event {
             name: name.into(),
             body,
         };
-        Event::per_dialect(Some(part.clone()), Some(part), timestamped)
+        let part = Arc::new(part);
+        Event {
+            parts: [Some(part.clone()), Some(part)],
+            timestamp: timestamped.then(now),
+            rendered: [OnceLock::new(), OnceLock::new()],
+        }
     }
 
     /// An event shaped per dialect; `None` leaves it out of that dialect.
@@ -62,7 +69,7 @@ impl Event {
         timestamped: bool,
     ) -> Event {
         Event {
-            parts: [v1, modern],
+            parts: [v1.map(Arc::new), modern.map(Arc::new)],
             timestamp: timestamped.then(now),
             rendered: [OnceLock::new(), OnceLock::new()],
         }
@@ -70,7 +77,7 @@ impl Event {
 
     /// The event as `dialect` sees it.
     pub fn part(&self, dialect: Dialect) -> Option<&EventPart> {
-        self.parts[dialect.index()].as_ref()
+        self.parts[dialect.index()].as_deref()
     }
 
     /// The wire bytes of this event in `dialect`, rendered on first use and shared after
@@ -98,6 +105,30 @@ impl Event {
         out.freeze()
     }
 
+    /// Bytes this event keeps in memory while it is in the ring, about: its body as parsed
+    /// and as rendered in each dialect.
+    pub fn weight(&self) -> usize {
+        let part = |p: &Option<Arc<EventPart>>| {
+            p.as_ref().map_or(0, |p| {
+                64 + p.name.len()
+                    + p.body
+                        .iter()
+                        .map(|(n, v)| n.len() + v.len() + 4)
+                        .sum::<usize>()
+            })
+        };
+        3 * part(&self.parts[0]).max(part(&self.parts[1]))
+    }
+
+    /// The `Event:` name (of the 1.0 form, else the modern one).
+    pub fn name(&self) -> &str {
+        self.parts
+            .iter()
+            .flatten()
+            .next()
+            .map_or("", |p| p.name.as_str())
+    }
+
     /// Whether a session speaking `dialect` with these read classes and event mask
     /// receives this event.
     pub fn visible_to(&self, dialect: Dialect, read: Privilege, mask: Privilege) -> bool {
@@ -123,23 +154,95 @@ pub fn now() -> (u64, u32) {
     (d.as_secs(), d.subsec_micros())
 }
 
+/// Most bytes of event text the ring may hold at once (each event counted as its body
+/// rendered in both dialects plus its parsed form). With events of ordinary size the
+/// ring's `eventqueue` length is the bound long before this; it matters when clients
+/// send very large UserEvents, which would otherwise pin `eventqueue` times the largest
+/// message (about 1 MiB) in memory.
+pub const RING_BYTES: usize = 256 << 20;
+
 /// The bus. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,
+    /// Events published so far (counted after each is in the ring).
+    published: Arc<AtomicU64>,
+    /// Sizes of the events now in the ring (the last `capacity` published), and their sum.
+    held: Arc<Mutex<Held>>,
+    capacity: usize,
+    budget: usize,
+}
+
+#[derive(Debug, Default)]
+struct Held {
+    sizes: VecDeque<usize>,
+    total: usize,
 }
 
 impl EventBus {
     /// A bus whose ring holds `capacity` events.
     pub fn new(capacity: usize) -> EventBus {
-        let (tx, _) = broadcast::channel(capacity.max(16));
-        EventBus { tx }
+        EventBus::with_budget(capacity, RING_BYTES)
+    }
+
+    /// A bus whose ring holds `capacity` events and at most `budget` bytes of them.
+    pub fn with_budget(capacity: usize, budget: usize) -> EventBus {
+        let capacity = capacity.max(16);
+        let (tx, _) = broadcast::channel(capacity);
+        EventBus {
+            tx,
+            published: Arc::new(AtomicU64::new(0)),
+            held: Arc::new(Mutex::new(Held::default())),
+            capacity,
+            budget,
+        }
     }
 
     /// Publishes an event to every subscribed session. Never waits. Returns the number of
     /// sessions it was offered to (0 when none is connected: nothing is kept, as in the seed).
+    ///
+    /// An event that would take the ring over its byte budget ([`RING_BYTES`]) is refused
+    /// and logged (returns 0): under a flood of huge events the host sheds them rather
+    /// than holding gigabytes for sessions that have not read them yet.
     pub fn publish(&self, event: Event) -> usize {
-        self.tx.send(Arc::new(event)).unwrap_or(0)
+        let size = event.weight();
+        {
+            let mut held = match self.held.lock() {
+                Ok(h) => h,
+                Err(p) => p.into_inner(),
+            };
+            let held = &mut *held;
+            // The ring keeps the last `capacity` events: the oldest leaves as this enters.
+            let leaving = if held.sizes.len() >= self.capacity {
+                held.sizes.front().copied().unwrap_or(0)
+            } else {
+                0
+            };
+            if held.total - leaving + size > self.budget {
+                tracing::warn!(
+                    event = event.name(),
+                    bytes = size,
+                    held = held.total,
+                    "event refused: the event queue holds its byte budget ({} MiB) of unread events",
+                    self.budget >> 20
+                );
+                return 0;
+            }
+            if held.sizes.len() >= self.capacity {
+                held.sizes.pop_front();
+            }
+            held.sizes.push_back(size);
+            held.total = held.total - leaving + size;
+        }
+        let offered = self.tx.send(Arc::new(event)).unwrap_or(0);
+        self.published.fetch_add(1, Ordering::Release);
+        offered
+    }
+
+    /// Events published so far. A session that drained its queue when this count was
+    /// `n` has nothing new to read while it is still `n`.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Acquire)
     }
 
     /// A receiver that sees events published from now on.
@@ -156,6 +259,52 @@ impl EventBus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sized(bytes: usize) -> Event {
+        Event::new(
+            Privilege::USER,
+            "UserEvent",
+            vec![("Pad".into(), "x".repeat(bytes))],
+            false,
+        )
+    }
+
+    #[test]
+    fn the_ring_refuses_events_past_its_byte_budget_and_takes_them_again_as_room_frees() {
+        let bus = EventBus::with_budget(16, 3 * 64 * 1024);
+        let mut rx = bus.subscribe();
+        // Each weighs about 3 x 20 KiB: three fit, the fourth does not.
+        for _ in 0..3 {
+            assert_eq!(bus.publish(sized(20_000)), 1);
+        }
+        assert_eq!(bus.publish(sized(20_000)), 0, "over the budget");
+        assert_eq!(bus.published(), 3);
+        // Small events still fit beside them.
+        assert_eq!(bus.publish(sized(10)), 1);
+        // Once the ring has moved on (16 slots), the big ones have left it and the
+        // budget is free again, whether or not anyone read them.
+        for _ in 0..16 {
+            assert_eq!(bus.publish(sized(10)), 1);
+        }
+        assert_eq!(bus.publish(sized(20_000)), 1);
+        let mut got = 0;
+        loop {
+            match rx.try_recv() {
+                Ok(_) => got += 1,
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        assert!(got > 0);
+    }
+
+    #[test]
+    fn one_event_over_the_whole_budget_is_refused_on_an_empty_ring() {
+        let bus = EventBus::with_budget(16, 1000);
+        let _rx = bus.subscribe();
+        assert_eq!(bus.publish(sized(5000)), 0);
+        assert_eq!(bus.publish(sized(10)), 1);
+    }
 
     #[test]
     fn renders_once_per_dialect() {

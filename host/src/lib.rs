@@ -10,6 +10,8 @@
 //! - [`session`]: one task per connection; [`server`]: listener, start-up, shutdown;
 //! - [`http`]: AMI over HTTP (`/rawman`, `/manager`, `/mxml`);
 //! - [`state`]: what all of these share.
+//!
+//! `fuzzing` (hidden) holds the fuzz target bodies run by `host/fuzz` and by `cargo test`.
 
 pub mod admission;
 pub mod auth;
@@ -19,6 +21,8 @@ pub mod codec;
 pub mod config;
 pub mod dialect;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod message;
 pub mod pbx;

@@ -8,18 +8,14 @@
 
 use crate::dialect::Dialect;
 
-/// One header line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    /// Name as sent. A line that no lookup can find (no colon, or in 1.0 no blank after
-    /// the colon) keeps its whole text here, colon included, and has an empty value.
-    pub name: String,
-    /// Value.
-    pub value: String,
-}
+/// One header line: the contract's own `header` record, so a request reaches a plugin
+/// without being copied. `name` is the name as sent; a line that no lookup can find (no
+/// colon, or in 1.0 no blank after the colon) keeps its whole text there, colon
+/// included, and has an empty value.
+pub use crate::plugins::bindings::ami::manager::types::Header;
 
 /// A parsed request.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Message {
     headers: Vec<Header>,
 }
@@ -75,6 +71,11 @@ impl Message {
         &self.headers
     }
 
+    /// All headers, in the form a plugin call takes them.
+    pub(crate) fn header_list(&self) -> &Vec<Header> {
+        &self.headers
+    }
+
     /// Consumes the message into its headers.
     pub fn into_headers(self) -> Vec<Header> {
         self.headers
@@ -101,10 +102,10 @@ fn parse_line(line: String, dialect: Dialect) -> Header {
         },
         Dialect::Modern => rest.trim_start_matches([' ', '\t']),
     };
-    Header {
-        value: value.to_string(),
-        name: line[..colon].to_string(),
-    }
+    let value = value.to_string();
+    let mut name = line;
+    name.truncate(colon);
+    Header { name, value }
 }
 
 #[cfg(test)]

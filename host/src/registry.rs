@@ -149,10 +149,19 @@ impl Registry {
 
     /// The action named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&Arc<ActionEntry>> {
-        if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_name.get(&name.to_ascii_lowercase())
-        } else {
-            self.by_name.get(name)
+        if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.by_name.get(name);
+        }
+        // Lower-case short names on the stack: this runs for every request.
+        let mut buf = [0u8; 64];
+        match buf.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                let lower = std::str::from_utf8(lower).ok()?;
+                self.by_name.get(lower)
+            }
+            None => self.by_name.get(&name.to_ascii_lowercase()),
         }
     }
 

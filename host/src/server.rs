@@ -77,7 +77,7 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Shared>> {
         sessions: SessionTable::default(),
         started: now,
         reloaded: Mutex::new(now),
-        actions_run: AtomicU64::new(0),
+        registry_generation: AtomicU64::new(0),
         admission: Default::default(),
     });
     crate::plugins::manager::rescan(&shared, &dir)

@@ -14,7 +14,9 @@
 //! (the peer does not read) is closed once one write of events has been blocked for its
 //! `writetimeout` (per user, else `[general]`); replies alone are not bounded.
 //!
-//! Hostile clients: until it logs in, a TCP session counts against `authlimit` (see
+//! Hostile clients: once the first byte of a request has arrived, the whole request must
+//! arrive within `messagetimeout`, logged in or not, so a client trickling bytes cannot
+//! hold a session's buffers. Until it logs in, a TCP session counts against `authlimit` (see
 //! [`crate::admission`]) and is closed `authtimeout` seconds after its connect, however
 //! it trickles bytes; its writes are bounded by the same deadline. Logins from an address
 //! that used up its failure budget are refused without checking the secret.
@@ -73,6 +75,14 @@ pub struct Session {
     pub unauth: Option<UnauthGuard>,
     /// How long an event write may stay blocked (`writetimeout`), set at login.
     pub write_timeout: Option<Duration>,
+    /// The session's authentication state: the same as `info`'s, which only this
+    /// session changes (at login), kept here so a request need not lock to read it.
+    auth: Arc<AuthState>,
+    /// The action registry as last read, with its generation.
+    registry: Option<(u64, Arc<crate::registry::Registry>)>,
+    /// How many events the bus had published when this session last found its queue
+    /// empty: while the count is unchanged there is nothing to drain.
+    drained_at: u64,
 }
 
 impl Session {
@@ -86,6 +96,9 @@ impl Session {
         let info = Arc::new(SessionInfo::new(peer, transport, dialect, mask));
         shared.sessions.insert(info.clone());
         Session {
+            auth: info.auth(),
+            registry: None,
+            drained_at: 0,
             info,
             challenge: None,
             events: None,
@@ -95,6 +108,28 @@ impl Session {
         }
     }
 
+    /// A second handle on an existing session (AMI over HTTP: a request that runs beside
+    /// a long poll), without its event stream.
+    pub fn beside(info: Arc<SessionInfo>) -> Session {
+        Session {
+            auth: info.auth(),
+            registry: None,
+            drained_at: 0,
+            info,
+            challenge: None,
+            events: None,
+            instances: InstanceCache::default(),
+            unauth: None,
+            write_timeout: None,
+        }
+    }
+
+    /// Rereads the authentication state from the session table (it changes when another
+    /// handle on the same session logs in).
+    pub fn refresh_auth(&mut self) {
+        self.auth = self.info.auth();
+    }
+
     /// Handles one request, appending every byte of output to `out`.
     pub async fn dispatch(
         &mut self,
@@ -102,16 +137,16 @@ impl Session {
         req: Message,
         out: &mut BytesMut,
     ) -> Flow {
-        let auth = self.info.auth();
+        let auth = self.auth.clone();
         let dialect = auth.dialect;
-        let action = req.header("Action").to_string();
+        let action = req.header("Action");
         if action.is_empty() {
             send_error(out, &req, "Missing action in request");
             return Flow::Continue;
         }
         if !auth.authenticated {
             return self
-                .dispatch_unauthenticated(shared, &action, &req, out)
+                .dispatch_unauthenticated(shared, action, &req, out)
                 .await;
         }
         if action.eq_ignore_ascii_case("Login") {
@@ -122,8 +157,8 @@ impl Session {
             self.challenge(&req, out);
             return Flow::Continue;
         }
-        let registry = shared.registry();
-        let entry = match registry.get(&action) {
+        let registry = shared.registry_cached(&mut self.registry);
+        let entry = match registry.get(action) {
             Some(e) if !matches!(e.provider, Provider::Session) => e.clone(),
             _ => {
                 match dialect {
@@ -139,7 +174,6 @@ impl Session {
                 return Flow::Continue;
             }
         };
-        drop(registry);
         if !entry.info.allowed(dialect, auth.write) {
             send_error(out, &req, "Permission denied");
             return Flow::Continue;
@@ -147,9 +181,6 @@ impl Session {
         let Provider::Plugin(plugin) = &entry.provider else {
             return Flow::Continue;
         };
-        shared
-            .actions_run
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let caller = CallContext {
             session: &self.info,
             auth: &auth,
@@ -164,16 +195,13 @@ impl Session {
                 &req,
                 events,
                 &mut self.instances,
+                out,
             )
             .await;
         self.events = events;
         match result {
-            Ok(rendered) => {
-                out.put_slice(&rendered.bytes);
-                if rendered.close {
-                    return Flow::Close;
-                }
-            }
+            Ok(true) => return Flow::Close,
+            Ok(false) => {}
             Err(failure) => send_error(
                 out,
                 &req,
@@ -207,7 +235,7 @@ impl Session {
         req: &Message,
         out: &mut BytesMut,
     ) -> Flow {
-        let dialect = self.info.auth().dialect;
+        let dialect = self.auth.dialect;
         if action.eq_ignore_ascii_case("Challenge") {
             self.challenge(req, out);
             Flow::Continue
@@ -271,7 +299,7 @@ impl Session {
         if let Some(mask) = parse_event_mask(req.header("Events")) {
             self.info.set_event_mask(mask);
         }
-        self.info.set_auth(AuthState {
+        self.auth = self.info.set_auth(AuthState {
             authenticated: true,
             username: user.name.clone(),
             read: user.read,
@@ -321,7 +349,11 @@ impl Session {
         let Some(rx) = self.events.as_mut() else {
             return Ok(());
         };
-        let auth = self.info.auth();
+        let published = shared.bus.published();
+        if published == self.drained_at {
+            return Ok(());
+        }
+        let auth = &self.auth;
         for _ in 0..limit {
             match rx.try_recv() {
                 Ok(ev) => {
@@ -329,8 +361,11 @@ impl Session {
                         out.put_slice(&ev.bytes(auth.dialect));
                     }
                 }
-                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
-                Err(TryRecvError::Lagged(n)) => lagged(shared, &self.info, &auth, n)?,
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => {
+                    self.drained_at = published;
+                    break;
+                }
+                Err(TryRecvError::Lagged(n)) => lagged(shared, &self.info, auth, n)?,
             }
         }
         Ok(())
@@ -339,7 +374,7 @@ impl Session {
     /// Drops the session from the session table and logs the logoff.
     pub fn finish(&self, shared: &Shared) {
         shared.sessions.remove(&self.info.id);
-        let auth = self.info.auth();
+        let auth = &self.auth;
         let config = shared.config();
         if !config.general.displayconnects {
             return;
@@ -414,7 +449,7 @@ enum Stalled {
 /// The login deadline of an unauthenticated session (`authtimeout` as configured now,
 /// counted from the connect), or `None` once logged in.
 fn auth_deadline(shared: &Shared, session: &Session, connected: Instant) -> Option<Instant> {
-    if session.info.auth().authenticated {
+    if session.auth.authenticated {
         return None;
     }
     let secs = u64::from(shared.config().general.authtimeout);
@@ -452,8 +487,7 @@ fn log_stalled(session: &Session, why: &Stalled) {
             tracing::info!(peer = %peer, "{peer} did not log in within authtimeout; closing the connection");
         }
         Stalled::WriteTimeout(wt) => {
-            let auth = session.info.auth();
-            let user = &auth.username;
+            let user = &session.auth.username;
             tracing::warn!(
                 user = %user,
                 peer = %peer,
@@ -472,7 +506,7 @@ async fn run(
     shutdown: &mut watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let (mut reader, mut writer) = stream.into_split();
-    let dialect = session.info.auth().dialect;
+    let dialect = session.auth.dialect;
     let deadline = auth_deadline(shared, session, connected);
     if let Err(why) = write_bounded(
         &mut writer,
@@ -512,17 +546,19 @@ async fn run(
             lost
         }};
     }
+    // When the request now arriving began, and when it must be complete by.
+    let mut message_deadline: Option<Instant> = None;
     loop {
         // Serve every complete request already buffered, in order, then flush once.
         while let Some(frame) = decoder.decode(&mut inbuf) {
+            message_deadline = None;
             let flow = match frame {
                 Frame::Message(lines) => {
-                    let dialect = session.info.auth().dialect;
-                    let req = Message::parse(lines, dialect);
+                    let req = Message::parse(lines, session.auth.dialect);
                     session.dispatch(shared, req, &mut out).await
                 }
                 Frame::Rejected { reason, lines } => {
-                    let req = Message::parse(lines, session.info.auth().dialect);
+                    let req = Message::parse(lines, session.auth.dialect);
                     tracing::warn!(peer = %session.info.peer, reason = %reason.message(), "rejected request");
                     send_error(&mut out, &req, &reason.message());
                     Flow::Continue
@@ -547,6 +583,12 @@ async fn run(
                 out = BytesMut::with_capacity(1024);
             }
         }
+        if !decoder.message_pending(&inbuf) {
+            message_deadline = None;
+        } else if message_deadline.is_none() {
+            let secs = u64::from(shared.config().general.messagetimeout);
+            message_deadline = Some(Instant::now() + Duration::from_secs(secs));
+        }
 
         let deadline = auth_deadline(shared, session, connected);
         let events = session.events.as_mut();
@@ -564,6 +606,15 @@ async fn run(
                 log_stalled(session, &Stalled::AuthTimeout);
                 return Ok(());
             }
+            _ = sleep_until_opt(message_deadline) => {
+                let peer = session.info.peer;
+                tracing::info!(
+                    user = %session.auth.username,
+                    peer = %peer,
+                    "{peer}: a request took longer than messagetimeout to arrive; closing the connection"
+                );
+                return Ok(());
+            }
             read = reader.read_buf(&mut inbuf) => {
                 if read? == 0 {
                     return Ok(());
@@ -572,7 +623,7 @@ async fn run(
             ev = recv(events) => {
                 match ev {
                     Ok(ev) => {
-                        let auth = session.info.auth();
+                        let auth = &session.auth;
                         if ev.visible_to(auth.dialect, auth.read, session.info.event_mask()) {
                             out.put_slice(&ev.bytes(auth.dialect));
                             has_events = true;
@@ -583,8 +634,7 @@ async fn run(
                         }
                     }
                     Err(RecvError::Lagged(n)) => {
-                        let auth = session.info.auth();
-                        if lagged(shared, &session.info, &auth, n).is_err() {
+                        if lagged(shared, &session.info, &session.auth, n).is_err() {
                             return Ok(());
                         }
                     }

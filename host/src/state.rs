@@ -38,8 +38,9 @@ pub struct Shared {
     pub started: SystemTime,
     /// When the configuration was last (re)loaded.
     pub reloaded: Mutex<SystemTime>,
-    /// Actions run since start.
-    pub actions_run: AtomicU64,
+    /// Bumped each time the registry is swapped, so a session can keep the registry it
+    /// read and check it is still current without taking the lock.
+    pub registry_generation: AtomicU64,
     /// Unauthenticated-session count and login failure budget.
     pub admission: crate::admission::Admission,
 }
@@ -68,6 +69,22 @@ impl Shared {
             Ok(mut r) => *r = new,
             Err(poisoned) => *poisoned.into_inner() = new,
         }
+        self.registry_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The registry in force, refreshing `cached` (a generation and the registry read
+    /// then) only when it was swapped since.
+    pub fn registry_cached<'a>(
+        &self,
+        cached: &'a mut Option<(u64, Arc<Registry>)>,
+    ) -> &'a Arc<Registry> {
+        let generation = self.registry_generation.load(Ordering::Acquire);
+        if !matches!(cached, Some((g, _)) if *g == generation) {
+            *cached = None;
+        }
+        &cached
+            .get_or_insert_with(|| (generation, self.registry()))
+            .1
     }
 
     /// `manager_event`: emits an event of class `class`, timestamped when the
@@ -163,13 +180,14 @@ impl SessionInfo {
         }
     }
 
-    /// Replaces the authentication state.
-    pub fn set_auth(&self, state: AuthState) {
+    /// Replaces the authentication state, returning the new one.
+    pub fn set_auth(&self, state: AuthState) -> Arc<AuthState> {
         let state = Arc::new(state);
         match self.auth.lock() {
-            Ok(mut a) => *a = state,
-            Err(p) => *p.into_inner() = state,
+            Ok(mut a) => *a = state.clone(),
+            Err(p) => *p.into_inner() = state.clone(),
         }
+        state
     }
 
     /// The event mask.

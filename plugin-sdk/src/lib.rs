@@ -61,8 +61,27 @@
 //!
 //! Handlers should keep their logic in plain functions over plain values, so native unit
 //! tests (`cargo test`) can reach it: the capability functions only work inside the host.
+//!
+//! # Instances
+//!
+//! The host may run a session's calls to one version of a plugin on the same instance, so
+//! statics and heap a handler leaves behind can be seen by that session's later calls; a
+//! different session always gets its own instance, and a call that traps or fails
+//! discards its instance. Keep per-call state in the handler; do not rely on statics
+//! persisting, either (the next call may be on a fresh instance).
+//!
+//! The crate installs a small-block allocator as the global allocator of `wasm32`
+//! builds (see [`alloc`]); disable default features to install your own.
 
 #![deny(missing_docs)]
+
+#[cfg(all(
+    feature = "small-alloc",
+    target_arch = "wasm32",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: alloc::SmallAlloc = alloc::SmallAlloc::new();
 
 /// The generated bindings of the `ami:manager@1.0.0` world `plugin`. Not part of the API.
 #[doc(hidden)]
@@ -76,6 +95,7 @@ pub mod wit {
     });
 }
 
+pub mod alloc;
 pub mod channels;
 pub mod cli;
 pub mod config_files;
@@ -214,7 +234,12 @@ pub mod __private {
         // A panic ends the call with a trap; route its message to the host's log (the
         // default hook would write to stderr, which plugins do not have).
         #[cfg(target_arch = "wasm32")]
-        std::panic::set_hook(Box::new(|info| crate::log::error(format!("panic: {info}"))));
+        {
+            static HOOK: std::sync::Once = std::sync::Once::new();
+            HOOK.call_once(|| {
+                std::panic::set_hook(Box::new(|info| crate::log::error(format!("panic: {info}"))))
+            });
+        }
         let ctx = Context::from_wit(ctx);
         let req = Request::from_wit(request, ctx.dialect());
         run(action, &req, &ctx).into_wit()

@@ -2,7 +2,6 @@
 //! failure budget, a frozen listener under an event flood (writetimeout), secrets kept out
 //! of the log, and the ACL for IPv4 and IPv6 peers.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -179,45 +178,111 @@ async fn the_login_failure_budget_throttles_an_address() {
     other.login("admin", "amp111", Some("off")).await;
 }
 
-#[tokio::test]
-async fn a_frozen_listener_is_dropped_and_the_others_get_every_event() {
-    const TOTAL: usize = 20_000;
-    const BATCH: usize = 500;
+/// One event of the flood, exactly as a v1 listener with `Events: user` receives it.
+fn flood_event(seq: usize, pad: &str) -> String {
+    format!(
+        "Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: Flood\r\nAction: UserEvent\r\nSeq: {seq}\r\nPad: {pad}\r\n\r\n"
+    )
+}
+
+/// Checks that `buf` holds flood events `*next`, `*next + 1`, ... byte for byte, consuming
+/// the complete ones (and advancing `*next`); a trailing part of an event stays in `buf`.
+/// `Err` with the unexpected bytes when anything else is there.
+fn take_flood_events(
+    buf: &mut Vec<u8>,
+    next: &mut usize,
+    total: usize,
+    pad: &str,
+) -> Result<(), String> {
+    let mut at = 0;
+    while *next < total {
+        let want = flood_event(*next, pad);
+        let have = &buf[at..];
+        if have.len() < want.len() {
+            if !want.as_bytes().starts_with(have) {
+                return Err(format!(
+                    "expected Seq {}, got {:?}",
+                    *next,
+                    String::from_utf8_lossy(&have[..have.len().min(200)])
+                ));
+            }
+            break;
+        }
+        if &have[..want.len()] != want.as_bytes() {
+            return Err(format!(
+                "expected Seq {}, got {:?}",
+                *next,
+                String::from_utf8_lossy(&have[..want.len().min(200)])
+            ));
+        }
+        at += want.len();
+        *next += 1;
+    }
+    buf.drain(..at);
+    Ok(())
+}
+
+/// A fast listener: reads until it has every one of `total` flood events, in order, with
+/// nothing missing, doubled or altered in between. Returns the bytes it read.
+async fn read_whole_flood(c: Client, total: usize, pad: String) -> usize {
+    let (mut stream, mut buf) = c.into_parts();
+    let mut next = 0;
+    let mut bytes = buf.len();
+    loop {
+        if let Err(e) = take_flood_events(&mut buf, &mut next, total, &pad) {
+            panic!("a fast listener: {e}");
+        }
+        if next == total {
+            assert!(buf.is_empty(), "more than the flood: {buf:?}");
+            return bytes;
+        }
+        buf.reserve(256 * 1024);
+        match tokio::time::timeout(Duration::from_secs(30), stream.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => panic!("a fast listener was disconnected after {next} events"),
+            Ok(Ok(n)) => bytes += n,
+            Ok(Err(e)) => panic!("a fast listener's read failed after {next} events: {e}"),
+            Err(_) => panic!("a fast listener waited 30 s for event {next}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_listener_is_dropped_and_100_others_get_every_event() {
+    const LISTENERS: usize = 100;
+    const TOTAL: usize = 8000;
+    const BATCH: usize = 250;
+    let pad = "x".repeat(300);
     let host = HostBuilder::default()
         .general("eventqueue = 100000")
         .extra(
             "[users.frozen]\nsecret = \"f\"\nread = \"all\"\nwrite = \"all\"\nwritetimeout = 500\n",
         )
         .start();
+    let started = Instant::now();
 
-    // The frozen listener: a small receive buffer, logs in, then never reads again.
+    // The frozen listener: a small receive buffer, and a small segment size so that the
+    // host's socket for it keeps a small send buffer too (on loopback, with its 64 KiB
+    // segments, Linux sizes that buffer at megabytes, which would swallow the flood);
+    // it logs in, then never reads again until the end.
     let socket = TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    socket2::SockRef::from(&socket)
+        .set_tcp_mss(536)
+        .expect("TCP_MAXSEG");
     let stream = socket.connect(host.addr).await.expect("connect");
     let mut frozen = Client::from_stream(stream);
     frozen.read_line().await;
     frozen.login("frozen", "f", Some("user")).await;
-    let frozen_addr = frozen_local_addr(&frozen);
+    let frozen_addr = frozen.local_addr().to_string();
 
-    let mut good = host.login("admin", "amp111", Some("user")).await;
-    let reader = tokio::spawn(async move {
-        let mut next = 0usize;
-        while next < TOTAL {
-            let m = good.wait_event("UserEvent").await;
-            let seq: usize = m
-                .get("Seq")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(usize::MAX);
-            assert_eq!(seq, next, "event out of order or missing: {m:?}");
-            next += 1;
-        }
-        good
-    });
+    let mut readers = Vec::new();
+    for _ in 0..LISTENERS {
+        let c = host.login("admin", "amp111", Some("user")).await;
+        readers.push(tokio::spawn(read_whole_flood(c, TOTAL, pad.clone())));
+    }
 
-    // About 1 KiB per event, 20 MB in all: more than any socket buffer holds.
-    let pad = "x".repeat(1000);
     let mut flooder = host.login("admin", "amp111", Some("off")).await;
-    let mut sent = 0usize;
+    let mut sent = 0;
     while sent < TOTAL {
         let mut text = String::new();
         for i in sent..sent + BATCH {
@@ -232,11 +297,14 @@ async fn a_frozen_listener_is_dropped_and_the_others_get_every_event() {
         }
         sent += BATCH;
     }
-    let good = tokio::time::timeout(Duration::from_secs(60), reader)
-        .await
-        .expect("the good listener did not get every event in time")
-        .expect("reader task");
-    drop(good);
+    let flood_bytes: usize = (0..TOTAL).map(|i| flood_event(i, &pad).len()).sum();
+    for r in readers {
+        let got = tokio::time::timeout(Duration::from_secs(60), r)
+            .await
+            .expect("a fast listener did not get every event in time")
+            .expect("fast listener task");
+        assert_eq!(got, flood_bytes);
+    }
 
     let line = log_line(
         &host,
@@ -249,26 +317,47 @@ async fn a_frozen_listener_is_dropped_and_the_others_get_every_event() {
         "frozen listener not dropped:\n{}",
         host.log()
     );
-    // The admin sessions were not dropped.
+    // No fast listener was dropped or lost events.
+    let log = host.log();
     assert!(
-        !host
-            .log()
-            .lines()
-            .any(|l| l.contains("writetimeout") && l.contains("'admin'")),
-        "{}",
-        host.log()
+        !log.lines()
+            .any(|l| (l.contains("'admin'") && l.contains("writetimeout"))
+                || l.contains("fell behind")
+                || l.contains("missed events")),
+        "{log}"
     );
     assert_eq!(
         flooder.request(&["Action: Ping"]).await.get("Response"),
         Some("Pong")
     );
-    drop(frozen);
-}
 
-fn frozen_local_addr(c: &Client) -> String {
-    // The host logs the peer as ip:port; the test knows only its own side.
-    let addr: SocketAddr = c.local_addr();
-    addr.to_string()
+    // Now read what the frozen socket held: its receive buffer and the host's send buffer
+    // (the kernel still delivers that after the host closed its end). It is the start of
+    // the flood, in order, cut off, then the end of the stream; the flood was several
+    // times larger, so the frozen listener really blocked the host's writes.
+    let (mut stream, mut buf) = frozen.into_parts();
+    let mut held = buf.len();
+    let mut next = 0;
+    loop {
+        take_flood_events(&mut buf, &mut next, TOTAL, &pad)
+            .unwrap_or_else(|e| panic!("the frozen listener: {e}"));
+        buf.reserve(64 * 1024);
+        match tokio::time::timeout(Duration::from_secs(10), stream.read_buf(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => held += n,
+            Ok(Err(e)) => panic!("the frozen listener's socket: {e}"),
+            Err(_) => panic!("the host did not close the frozen listener's socket"),
+        }
+    }
+    assert!(next < TOTAL, "the frozen listener got the whole flood");
+    assert!(
+        flood_bytes >= 4 * held,
+        "the flood ({flood_bytes} bytes) is not several times what the frozen socket held ({held} bytes)"
+    );
+    eprintln!(
+        "{LISTENERS} listeners x {flood_bytes} bytes; the frozen socket held {held} bytes ({next} events); {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -368,6 +457,79 @@ async fn an_ipv4_only_permit_list_refuses_an_ipv6_peer() {
 }
 
 #[tokio::test]
+async fn an_ipv6_acl_admits_its_address_and_refuses_a_denied_one() {
+    if !ipv6_loopback_works() {
+        eprintln!("skipped: ::1 cannot be bound here");
+        return;
+    }
+    let host = HostBuilder::default()
+        .listen("[::1]:0")
+        .extra(
+            "[users.v6]\nsecret = \"v6\"\nread = \"all\"\nwrite = \"all\"\n\
+             deny = [\"0.0.0.0/0\"]\npermit = [\"::1/128\"]\n\n\
+             [users.net6]\nsecret = \"n6\"\nread = \"all\"\nwrite = \"all\"\n\
+             deny = [\"::/0\"]\npermit = [\"2001:db8::/32\", \"[::1]\"]\n\n\
+             [users.no6]\nsecret = \"no6\"\nread = \"all\"\nwrite = \"all\"\n\
+             deny = [\"::1\"]\n\n\
+             [users.other6]\nsecret = \"o6\"\nread = \"all\"\nwrite = \"all\"\n\
+             deny = [\"::/0\"]\npermit = [\"2001:db8::/32\"]\n",
+        )
+        .start();
+    assert!(host.addr.is_ipv6(), "{}", host.addr);
+    // Permitted: ::1 exactly, and ::1 among other networks after denying all of IPv6.
+    for (user, secret) in [("v6", "v6"), ("net6", "n6")] {
+        let mut c = host.login(user, secret, Some("off")).await;
+        assert_eq!(
+            c.request(&["Action: Ping"]).await.get("Response"),
+            Some("Pong"),
+            "{user}"
+        );
+    }
+    // Denied: ::1 itself, and everything but a network ::1 is not in.
+    for (user, secret) in [("no6", "no6"), ("other6", "o6")] {
+        assert_eq!(
+            try_login(&host, user, secret).await.as_deref(),
+            Some("Authentication failed"),
+            "{user}"
+        );
+        let line = log_line(
+            &host,
+            &["::1", &format!("failed to pass IP ACL as '{user}'")],
+            Duration::from_secs(2),
+        )
+        .await;
+        assert!(
+            line.is_some(),
+            "no ACL log line for {user}:\n{}",
+            host.log()
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_ipv6_acl_rule_sees_an_ipv4_peer_in_its_mapped_form() {
+    let host = HostBuilder::default()
+        .extra(
+            "[users.mapped]\nsecret = \"m\"\nread = \"all\"\nwrite = \"all\"\n\
+             deny = [\"::/0\"]\npermit = [\"::ffff:127.0.0.1/128\"]\n\n\
+             [users.v6only]\nsecret = \"v\"\nread = \"all\"\nwrite = \"all\"\n\
+             deny = [\"::/0\"]\npermit = [\"::1\"]\n",
+        )
+        .start();
+    assert!(host.addr.is_ipv4(), "{}", host.addr);
+    let mut c = host.login("mapped", "m", Some("off")).await;
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
+    // ::/0 denies IPv4 peers too; ::1 is not 127.0.0.1.
+    assert_eq!(
+        try_login(&host, "v6only", "v").await.as_deref(),
+        Some("Authentication failed")
+    );
+}
+
+#[tokio::test]
 async fn authtimeout_and_authlimit_are_reloadable() {
     let host = HostBuilder::default()
         .general("authtimeout = 30\nauthlimit = 50")
@@ -402,4 +564,59 @@ async fn authtimeout_and_authlimit_are_reloadable() {
         admin.request(&["Action: Ping"]).await.get("Response"),
         Some("Pong")
     );
+}
+
+#[tokio::test]
+async fn a_logged_in_client_trickling_a_request_is_closed_at_messagetimeout() {
+    let host = HostBuilder::default().general("messagetimeout = 2").start();
+    // An idle logged-in session is not a slow request: it outlives messagetimeout.
+    let mut idle = host.login("admin", "amp111", Some("off")).await;
+
+    let client = host.login("admin", "amp111", Some("off")).await;
+    let (stream, _) = client.into_parts();
+    let (mut rd, mut wr) = stream.into_split();
+    let started = Instant::now();
+    let request = b"Action: Ping\r\nActionID: slow\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let mut next = 0;
+    let mut buf = vec![0u8; 4096];
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let closed_after = loop {
+        tokio::select! {
+            r = rd.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break started.elapsed(),
+                Ok(n) => panic!("unexpected output: {:?}", String::from_utf8_lossy(&buf[..n])),
+            },
+            _ = tick.tick() => {
+                assert!(started.elapsed() < Duration::from_secs(10), "the trickling client kept its connection");
+                if next < request.len() {
+                    // Errors here just mean the host already closed.
+                    let _ = wr.write_all(&request[next..next + 1]).await;
+                    next += 1;
+                }
+            }
+        }
+    };
+    assert!(
+        closed_after >= Duration::from_millis(1800) && closed_after < Duration::from_secs(6),
+        "closed after {closed_after:?}"
+    );
+    assert!(next >= 5, "only {next} bytes were trickled");
+    let line = log_line(
+        &host,
+        &["messagetimeout", "127.0.0.1"],
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(
+        line.is_some(),
+        "no messagetimeout log line:\n{}",
+        host.log()
+    );
+
+    // The idle session, logged in before the slow one, is still served.
+    let pong = idle
+        .request(&["Action: Ping", "ActionID: still-here"])
+        .await;
+    assert_eq!(pong.get("Response"), Some("Pong"), "{pong:?}");
+    assert_eq!(pong.get("ActionID"), Some("still-here"));
 }

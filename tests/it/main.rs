@@ -5,6 +5,7 @@
 mod cli;
 mod cli_commands;
 mod clients;
+mod durability;
 mod events;
 mod hostile;
 mod http;
@@ -12,4 +13,5 @@ mod limits;
 mod pbx;
 mod protocol;
 mod reload;
+mod security;
 mod support;

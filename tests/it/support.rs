@@ -372,6 +372,13 @@ impl Host {
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
+
+    /// Kills the process with SIGKILL (no chance to clean up) and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL the host");
+        let status = self.child.wait().expect("reap the host");
+        assert!(!status.success(), "the host exited on its own: {status}");
+    }
 }
 
 impl Drop for Host {
@@ -432,6 +439,11 @@ impl Client {
             buf: Vec::new(),
             banner: String::new(),
         }
+    }
+
+    /// The stream and the bytes read from it but not consumed yet.
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>) {
+        (self.stream, self.buf)
     }
 
     /// The client's own address.

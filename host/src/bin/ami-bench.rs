@@ -7,6 +7,8 @@
 //! ami-bench idle   [--conns N] [--pid PID] [--concurrency N]
 //! ami-bench swap   --plugin-dir DIR --swap-from FILE --swap-to FILE [--plugin-name NAME]
 //!                  [--conns N] [--depth N] [--swap-at SECS] [--swap-window SECS]
+//! ami-bench soak   [--pid PID] [--sample SECS] [--http ADDR:PORT] [--plugin-dir DIR
+//!                  --swap-plugin NAME] [--config FILE] [--ping-rate N] [--event-rate N] ...
 //! common: [--target 127.0.0.1:5038] [--user admin] [--secret amp111] [--duration SECS]
 //!         [--warmup SECS] [--connect-timeout SECS] [--drain SECS]
 //!         [--threads N] [--runtime multi|per-core]
@@ -31,6 +33,11 @@
 //!
 //! Both dialects are understood: `Response: Pong` (1.0) and `Response: Success` (modern)
 //! both count as a successful Ping.
+//!
+//! `soak` runs every kind of load at once, each stream at a modest fixed rate, for a long
+//! time, and samples the host's RSS, open file descriptors, OS threads and live tokio
+//! tasks (`core show tasks`) every `--sample` seconds; it fails (exit 1) on any error,
+//! lost event or upward trend of a resource.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -60,6 +67,17 @@ scenarios:
            --plugin-dir DIR --swap-from FILE --swap-to FILE --plugin-name NAME (ping)
            --conns N (8) --depth N (16) --swap-at SECS (half the run) --swap-window SECS (1)
            --settle SECS (1)
+  soak     mixed load for --duration with the host's resources sampled
+           --pid PID (else found from the port) --sample SECS (60)
+           --conns N (2 ping connections) --ping-rate N/s (2000)
+           --listeners N (4) --event-rate N/s (2000 UserEvents, sequence-checked)
+           --originate-rate N/s (10) --originate-channel CHAN (Local/102@default)
+           --login-rate N/s (20, plain and MD5 alternately)
+           --http ADDR:PORT --http-prefix P (asterisk) --http-rate N/s (5 rawman sessions)
+           --plugin-dir DIR --swap-plugin NAME (ping) --swap-every SECS (30)
+           --config FILE (the host's; rewritten before each reload) --reload-every SECS (20)
+           --max-growth PCT (10: growth that counts as an upward trend)
+           a rate of 0 turns a stream off; HTTP and swaps run only when given
 
 common options:
   --target ADDR:PORT       server, loopback only (127.0.0.1:5038)
@@ -82,6 +100,7 @@ enum Scenario {
     Logins,
     Idle,
     Swap,
+    Soak,
 }
 
 impl Scenario {
@@ -92,6 +111,7 @@ impl Scenario {
             Scenario::Logins => "logins",
             Scenario::Idle => "idle",
             Scenario::Swap => "swap",
+            Scenario::Soak => "soak",
         }
     }
 }
@@ -137,6 +157,19 @@ struct Opts {
     swap_at: Option<Duration>,
     swap_window: Duration,
     settle: Duration,
+    sample: Duration,
+    http: Option<SocketAddr>,
+    http_prefix: String,
+    config: Option<PathBuf>,
+    ping_rate: u64,
+    event_rate: u64,
+    originate_rate: u64,
+    originate_channel: String,
+    login_rate: u64,
+    http_rate: u64,
+    swap_every: Duration,
+    reload_every: Duration,
+    max_growth: f64,
 }
 
 fn parse_secs(name: &str, v: &str) -> Result<Duration, String> {
@@ -155,16 +188,21 @@ fn parse_count(name: &str, v: &str, min: usize) -> Result<usize, String> {
 
 /// Resolves `text` and insists that every address it names is a loopback address.
 fn parse_target(text: &str) -> Result<SocketAddr, String> {
+    parse_loopback("--target", text)
+}
+
+/// [`parse_target`] for the option `name`.
+fn parse_loopback(name: &str, text: &str) -> Result<SocketAddr, String> {
     let addrs: Vec<SocketAddr> = text
         .to_socket_addrs()
-        .map_err(|e| format!("--target: \"{text}\" is not HOST:PORT ({e})"))?
+        .map_err(|e| format!("{name}: \"{text}\" is not HOST:PORT ({e})"))?
         .collect();
     let Some(first) = addrs.first().copied() else {
-        return Err(format!("--target: \"{text}\" resolves to no address"));
+        return Err(format!("{name}: \"{text}\" resolves to no address"));
     };
     if let Some(bad) = addrs.iter().find(|a| !a.ip().is_loopback()) {
         return Err(format!(
-            "--target {text}: refusing non-loopback address {bad}; ami-bench floods the \
+            "{name} {text}: refusing non-loopback address {bad}; ami-bench floods the \
              server it talks to and only runs against this machine (127.0.0.0/8 or ::1)"
         ));
     }
@@ -179,6 +217,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
         Some("logins") => Scenario::Logins,
         Some("idle") => Scenario::Idle,
         Some("swap") => Scenario::Swap,
+        Some("soak") => Scenario::Soak,
         Some("--help" | "-h") | None => return Err(String::new()),
         Some(other) => return Err(format!("unknown scenario \"{other}\"")),
     };
@@ -198,7 +237,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
         runtime: RuntimeKind::Multi,
         conns: 0,
         depth: 0,
-        listeners: 1,
+        listeners: 0,
         senders: 1,
         window: 64,
         payload_headers: 0,
@@ -213,6 +252,19 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
         swap_at: None,
         swap_window: Duration::from_secs(1),
         settle: Duration::from_secs(1),
+        sample: Duration::from_secs(60),
+        http: None,
+        http_prefix: "asterisk".into(),
+        config: None,
+        ping_rate: 2000,
+        event_rate: 2000,
+        originate_rate: 10,
+        originate_channel: "Local/102@default".into(),
+        login_rate: 20,
+        http_rate: 5,
+        swap_every: Duration::from_secs(30),
+        reload_every: Duration::from_secs(20),
+        max_growth: 10.0,
     };
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -260,10 +312,28 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
             "--plugin-dir" => o.plugin_dir = Some(PathBuf::from(v)),
             "--swap-from" => o.swap_from = Some(PathBuf::from(v)),
             "--swap-to" => o.swap_to = Some(PathBuf::from(v)),
-            "--plugin-name" => o.plugin_name = v,
+            "--plugin-name" | "--swap-plugin" => o.plugin_name = v,
             "--swap-at" => o.swap_at = Some(parse_secs(f, &v)?),
             "--swap-window" => o.swap_window = parse_secs(f, &v)?,
             "--settle" => o.settle = parse_secs(f, &v)?,
+            "--sample" => o.sample = parse_secs(f, &v)?,
+            "--http" => o.http = Some(parse_loopback(f, &v)?),
+            "--http-prefix" => o.http_prefix = v.trim_matches('/').to_string(),
+            "--config" => o.config = Some(PathBuf::from(v)),
+            "--ping-rate" => o.ping_rate = parse_count(f, &v, 0)? as u64,
+            "--event-rate" => o.event_rate = parse_count(f, &v, 0)? as u64,
+            "--originate-rate" => o.originate_rate = parse_count(f, &v, 0)? as u64,
+            "--originate-channel" => o.originate_channel = v,
+            "--login-rate" => o.login_rate = parse_count(f, &v, 0)? as u64,
+            "--http-rate" => o.http_rate = parse_count(f, &v, 0)? as u64,
+            "--swap-every" => o.swap_every = parse_secs(f, &v)?,
+            "--reload-every" => o.reload_every = parse_secs(f, &v)?,
+            "--max-growth" => {
+                o.max_growth = match v.parse::<f64>() {
+                    Ok(p) if p.is_finite() && p >= 0.0 => p,
+                    _ => return Err(format!("{f}: \"{v}\" is not a percentage")),
+                }
+            }
             other => return Err(format!("unknown option \"{other}\"")),
         }
     }
@@ -273,13 +343,36 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
     let (conns, depth) = match scenario {
         Scenario::Idle => (1000, 1),
         Scenario::Swap => (8, 16),
+        Scenario::Soak => (2, 1),
         _ => (1, 1),
     };
+    if o.listeners == 0 {
+        o.listeners = if scenario == Scenario::Soak { 4 } else { 1 };
+    }
     if o.conns == 0 {
         o.conns = conns;
     }
     if o.depth == 0 {
         o.depth = depth;
+    }
+    if scenario == Scenario::Soak {
+        if o.sample < Duration::from_secs(1) || o.sample > o.duration {
+            return Err("soak: --sample must be at least 1 s and at most --duration".into());
+        }
+        if o.plugin_dir.is_some() && (o.plugin_name.is_empty() || o.plugin_name.contains('/')) {
+            return Err("--swap-plugin: a plugin file stem such as ping".into());
+        }
+        for (name, d) in [
+            ("--swap-every", o.swap_every),
+            ("--reload-every", o.reload_every),
+        ] {
+            if d < Duration::from_secs(1) {
+                return Err(format!("{name} must be at least 1 s"));
+            }
+        }
+        if o.originate_channel.contains(['\r', '\n']) {
+            return Err("--originate-channel: one line".into());
+        }
     }
     if scenario == Scenario::Swap {
         for (name, v) in [
@@ -2246,6 +2339,1781 @@ async fn scenario_idle(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String, S
 }
 
 // ---------------------------------------------------------------------------------------
+// soak: every kind of load at once, at modest rates, for a long time; the host's
+// resources sampled
+
+/// The soak's streams, as indexes into [`SoakCtx`]'s counters.
+const SK_PINGS: usize = 0;
+const SK_EVENTS: usize = 1;
+const SK_DELIVERIES: usize = 2;
+const SK_ORIGINATES: usize = 3;
+const SK_HANGUPS: usize = 4;
+const SK_LOGINS: usize = 5;
+const SK_LOGINS_MD5: usize = 6;
+const SK_HTTP: usize = 7;
+const SK_SWAPS: usize = 8;
+const SK_RELOADS: usize = 9;
+const SK_SAMPLES: usize = 10;
+const SK_N: usize = 11;
+const SK_NAMES: [&str; SK_N] = [
+    "pings",
+    "events",
+    "deliveries",
+    "originates",
+    "hangups",
+    "logins",
+    "logins_md5",
+    "http_sessions",
+    "swaps",
+    "reloads",
+    "samples",
+];
+
+/// How many errors of one stream are printed as they happen.
+const SK_PRINTED_ERRORS: u64 = 3;
+
+/// What the soak's tasks share.
+struct SoakCtx {
+    /// When the run started (the load begins).
+    start: Instant,
+    /// When the load stops.
+    end: Instant,
+    /// Give up waiting for replies and events.
+    drain_end: Instant,
+    ok: [AtomicU64; SK_N],
+    errors: [AtomicU64; SK_N],
+    first_error: [std::sync::Mutex<Option<String>>; SK_N],
+    /// Ping latencies since the last sample, and in all.
+    ping_hist: std::sync::Mutex<Hist>,
+    /// The event sender's final count (valid once `ev_done`).
+    ev_final: AtomicU64,
+    ev_done: std::sync::atomic::AtomicBool,
+    lost: AtomicU64,
+    dups: AtomicU64,
+    /// From the system-events session: `Event: Reload`, `PluginReloaded` of the swapped
+    /// plugin, `PluginLoadFailed`.
+    reload_events: AtomicU64,
+    plugin_reloaded: AtomicU64,
+    plugin_failed: AtomicU64,
+    /// Set when the soak logs the system-events session off: its close is expected.
+    system_closing: std::sync::atomic::AtomicBool,
+}
+
+impl SoakCtx {
+    fn new(start: Instant, end: Instant, drain_end: Instant) -> SoakCtx {
+        SoakCtx {
+            start,
+            end,
+            drain_end,
+            ok: std::array::from_fn(|_| AtomicU64::new(0)),
+            errors: std::array::from_fn(|_| AtomicU64::new(0)),
+            first_error: std::array::from_fn(|_| std::sync::Mutex::new(None)),
+            ping_hist: std::sync::Mutex::new(Hist::new()),
+            ev_final: AtomicU64::new(0),
+            ev_done: std::sync::atomic::AtomicBool::new(false),
+            lost: AtomicU64::new(0),
+            dups: AtomicU64::new(0),
+            reload_events: AtomicU64::new(0),
+            plugin_reloaded: AtomicU64::new(0),
+            plugin_failed: AtomicU64::new(0),
+            system_closing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn ok(&self, stream: usize, n: u64) {
+        self.ok[stream].fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn count(&self, stream: usize) -> u64 {
+        self.ok[stream].load(Ordering::Relaxed)
+    }
+
+    fn errors_of(&self, stream: usize) -> u64 {
+        self.errors[stream].load(Ordering::Relaxed)
+    }
+
+    /// Counts an error of `stream`; the first few are printed as they happen.
+    fn fail(&self, stream: usize, e: impl Into<String>) {
+        let e = e.into();
+        let n = self.errors[stream].fetch_add(1, Ordering::Relaxed);
+        if n < SK_PRINTED_ERRORS {
+            println!(
+                "  error +{:.1} s {}: {e}",
+                self.start.elapsed().as_secs_f64(),
+                SK_NAMES[stream]
+            );
+        }
+        if let Ok(mut first) = self.first_error[stream].lock() {
+            first.get_or_insert(e);
+        }
+    }
+
+    fn total_ok(&self) -> u64 {
+        (0..SK_N)
+            .filter(|&s| s != SK_SAMPLES)
+            .map(|s| self.count(s))
+            .sum()
+    }
+
+    fn total_errors(&self) -> u64 {
+        (0..SK_N).map(|s| self.errors_of(s)).sum()
+    }
+
+    /// Waits for the next tick of `iv`; `None` once the load is over.
+    async fn tick(&self, iv: &mut tokio::time::Interval) -> Option<Instant> {
+        if Instant::now() >= self.end {
+            return None;
+        }
+        match tokio::time::timeout_at(tokio_deadline(self.end), iv.tick()).await {
+            Ok(_) => {
+                let now = Instant::now();
+                (now < self.end).then_some(now)
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// An interval of `period` whose first tick is one period from now; late ticks are
+/// skipped, so a stalled host does not get a burst afterwards.
+fn soak_interval(period: Duration) -> tokio::time::Interval {
+    let period = period.max(Duration::from_millis(1));
+    let mut iv = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    iv
+}
+
+/// How many operations are due at `rate` per second: what the elapsed time allows minus
+/// what was done, at most 100 ms' worth at once.
+struct Pacer {
+    rate: f64,
+    start: Instant,
+    done: u64,
+}
+
+impl Pacer {
+    fn new(rate: f64) -> Pacer {
+        Pacer {
+            rate,
+            start: Instant::now(),
+            done: 0,
+        }
+    }
+
+    fn due(&mut self, now: Instant) -> u64 {
+        let want = (self.rate * now.duration_since(self.start).as_secs_f64()) as u64;
+        let cap = ((self.rate / 10.0) as u64).max(1);
+        let mut n = want.saturating_sub(self.done);
+        if n > cap {
+            self.done = want - cap;
+            n = cap;
+        }
+        self.done += n;
+        n
+    }
+}
+
+fn one_line(msg: &[u8]) -> String {
+    String::from_utf8_lossy(msg).trim().replace("\r\n", " | ")
+}
+
+/// Why a soak connection's exchange failed: `fatal` when the connection is gone.
+struct Failure {
+    text: String,
+    fatal: bool,
+}
+
+impl Failure {
+    fn soft(text: impl Into<String>) -> Failure {
+        Failure {
+            text: text.into(),
+            fatal: false,
+        }
+    }
+
+    fn fatal(text: impl Into<String>) -> Failure {
+        Failure {
+            text: text.into(),
+            fatal: true,
+        }
+    }
+}
+
+async fn write_by<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+    deadline: Instant,
+) -> Result<(), Failure> {
+    match tokio::time::timeout_at(tokio_deadline(deadline), w.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Failure::fatal(format!("write: {e}"))),
+        Err(_) => Err(Failure::fatal("write timed out")),
+    }
+}
+
+/// The next whole message on `stream`, events included.
+async fn next_message<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    buf: &mut BytesMut,
+    deadline: Instant,
+) -> Result<BytesMut, Failure> {
+    loop {
+        if let Some(end) = find_blank(buf) {
+            return Ok(buf.split_to(end));
+        }
+        match read_more(stream, buf, deadline).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Failure::fatal("connection closed by the server")),
+            Err(ReadError::Timeout) => return Err(Failure::soft("timed out waiting for a reply")),
+            Err(e) => return Err(Failure::fatal(format!("read: {e}"))),
+        }
+    }
+}
+
+/// Sends `count` requests (built by `build` from a running id), then reads their replies
+/// in order; counts each success in `stream_ok` and returns the first failure.
+async fn soak_batch(
+    ctx: &SoakCtx,
+    stream_ok: usize,
+    conn: &mut (TcpStream, BytesMut),
+    out: &mut Vec<u8>,
+    ids: std::ops::Range<u64>,
+    build: impl Fn(&mut Vec<u8>, u64),
+) -> Result<(), Failure> {
+    out.clear();
+    for id in ids.clone() {
+        build(out, id);
+    }
+    let sent = Instant::now();
+    let deadline = sent + Duration::from_secs(5);
+    write_by(&mut conn.0, out, deadline).await?;
+    let mut want = ids.start;
+    while want < ids.end {
+        let msg = match next_message(&mut conn.0, &mut conn.1, deadline).await {
+            Ok(m) => m,
+            Err(mut f) => {
+                f.text = format!("{} ({} requests unanswered)", f.text, ids.end - want);
+                // The stream's replies are out of step from here on.
+                f.fatal = true;
+                return Err(f);
+            }
+        };
+        if msg.starts_with(b"Event:") {
+            continue;
+        }
+        let id = header(&msg, "ActionID").and_then(parse_u64);
+        let this = want;
+        want += 1;
+        if id != Some(this) {
+            ctx.fail(
+                stream_ok,
+                format!(
+                    "reply out of order (wanted ActionID {this}): {}",
+                    one_line(&msg)
+                ),
+            );
+        } else if header(&msg, "Response").is_some_and(is_success) {
+            ctx.ok(stream_ok, 1);
+            if stream_ok == SK_PINGS {
+                if let Ok(mut h) = ctx.ping_hist.lock() {
+                    h.record(sent.elapsed());
+                }
+            }
+        } else {
+            ctx.fail(stream_ok, one_line(&msg));
+        }
+    }
+    Ok(())
+}
+
+/// Pings at `rate` per second on one connection, in batches every 10 ms.
+async fn soak_pings(ctx: Arc<SoakCtx>, conn: Conn, rate: f64) {
+    let mut c = (conn.stream, conn.buf);
+    let mut pacer = Pacer::new(rate);
+    let mut iv = soak_interval(Duration::from_millis(10));
+    let mut out = Vec::new();
+    let mut next = 1u64;
+    while let Some(now) = ctx.tick(&mut iv).await {
+        let n = pacer.due(now);
+        if n == 0 {
+            continue;
+        }
+        let ids = next..next + n;
+        next += n;
+        let r = soak_batch(&ctx, SK_PINGS, &mut c, &mut out, ids, |out, id| {
+            out.extend_from_slice(b"Action: Ping\r\nActionID: ");
+            push_u64(out, id);
+            out.extend_from_slice(b"\r\n\r\n");
+        })
+        .await;
+        if let Err(f) = r {
+            ctx.fail(SK_PINGS, f.text);
+            return;
+        }
+    }
+    let _ = c.0.write_all(b"Action: Logoff\r\n\r\n").await;
+}
+
+/// UserEvents `SoakFlood` with `SoakSeq: 0, 1, ...` at `rate` per second.
+async fn soak_sender(ctx: Arc<SoakCtx>, conn: Conn, rate: f64) {
+    let mut c = (conn.stream, conn.buf);
+    let mut pacer = Pacer::new(rate);
+    let mut iv = soak_interval(Duration::from_millis(10));
+    let mut out = Vec::new();
+    let mut seq = 0u64;
+    while let Some(now) = ctx.tick(&mut iv).await {
+        let n = pacer.due(now);
+        if n == 0 {
+            continue;
+        }
+        let ids = seq..seq + n;
+        seq += n;
+        let r = soak_batch(&ctx, SK_EVENTS, &mut c, &mut out, ids, |out, id| {
+            out.extend_from_slice(b"Action: UserEvent\r\nUserEvent: SoakFlood\r\nSoakSeq: ");
+            push_u64(out, id);
+            out.extend_from_slice(b"\r\nActionID: ");
+            push_u64(out, id);
+            out.extend_from_slice(b"\r\n\r\n");
+        })
+        .await;
+        if let Err(f) = r {
+            ctx.fail(SK_EVENTS, f.text);
+            break;
+        }
+    }
+    ctx.ev_final.store(seq, Ordering::Release);
+    ctx.ev_done.store(true, Ordering::Release);
+    let _ = c.0.write_all(b"Action: Logoff\r\n\r\n").await;
+}
+
+/// Reads the flood, checking that `SoakSeq` goes up by one each time; after the load,
+/// waits (until the drain deadline) for every event the sender sent.
+async fn soak_listener(ctx: Arc<SoakCtx>, conn: Conn) {
+    let Conn {
+        mut stream,
+        mut buf,
+        ..
+    } = conn;
+    let mut expected = 0u64;
+    loop {
+        let now = Instant::now();
+        if ctx.ev_done.load(Ordering::Acquire) && expected >= ctx.ev_final.load(Ordering::Acquire) {
+            break;
+        }
+        if now >= ctx.drain_end {
+            break;
+        }
+        let deadline = if now < ctx.end {
+            ctx.end
+        } else {
+            (now + Duration::from_millis(100)).min(ctx.drain_end)
+        };
+        match read_more(&mut stream, &mut buf, deadline).await {
+            Ok(true) => {}
+            Ok(false) => {
+                ctx.fail(SK_DELIVERIES, "listener closed by the server");
+                break;
+            }
+            Err(ReadError::Timeout) => continue,
+            Err(e) => {
+                ctx.fail(SK_DELIVERIES, format!("listener read: {e}"));
+                break;
+            }
+        }
+        while let Some(end) = find_blank(&buf) {
+            let msg = buf.split_to(end);
+            if !msg.starts_with(b"Event: UserEvent\r\n")
+                || header(&msg, "UserEvent") != Some(&b"SoakFlood"[..])
+            {
+                continue;
+            }
+            match header(&msg, "SoakSeq").and_then(parse_u64) {
+                Some(seq) if seq == expected => {
+                    ctx.ok(SK_DELIVERIES, 1);
+                    expected += 1;
+                }
+                Some(seq) if seq > expected => {
+                    ctx.lost.fetch_add(seq - expected, Ordering::Relaxed);
+                    ctx.fail(
+                        SK_DELIVERIES,
+                        format!("gap: expected SoakSeq {expected}, got {seq}"),
+                    );
+                    ctx.ok(SK_DELIVERIES, 1);
+                    expected = seq + 1;
+                }
+                Some(seq) => {
+                    ctx.dups.fetch_add(1, Ordering::Relaxed);
+                    ctx.fail(
+                        SK_DELIVERIES,
+                        format!("duplicate or reordered: SoakSeq {seq} after {expected}"),
+                    );
+                }
+                None => ctx.fail(SK_DELIVERIES, format!("no SoakSeq: {}", one_line(&msg))),
+            }
+        }
+    }
+    let fin = ctx.ev_final.load(Ordering::Acquire);
+    if expected < fin {
+        ctx.lost.fetch_add(fin - expected, Ordering::Relaxed);
+        ctx.fail(
+            SK_DELIVERIES,
+            format!(
+                "{} event(s) never arrived (last seen {expected} of {fin})",
+                fin - expected
+            ),
+        );
+    }
+    let _ = stream.write_all(b"Action: Logoff\r\n\r\n").await;
+}
+
+/// One Originate (async, into `Application: Wait`) and the Hangup of the channel its
+/// `OriginateResponse` names.
+async fn originate_and_hangup(
+    ctx: &SoakCtx,
+    c: &mut (TcpStream, BytesMut),
+    channel: &str,
+    n: u64,
+) -> Result<(), Failure> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let oid = format!("o{n}");
+    let req = format!(
+        "Action: Originate\r\nActionID: {oid}\r\nChannel: {channel}\r\nApplication: Wait\r\nData: 30\r\nCallerID: \"Soak\" <{n}>\r\nAsync: true\r\n\r\n"
+    );
+    write_by(&mut c.0, req.as_bytes(), deadline).await?;
+    let (mut acked, mut chan) = (false, None::<String>);
+    while !(acked && chan.is_some()) {
+        let msg = next_message(&mut c.0, &mut c.1, deadline).await?;
+        if header(&msg, "ActionID") != Some(oid.as_bytes()) {
+            continue;
+        }
+        if msg.starts_with(b"Event:") {
+            if header(&msg, "Event") != Some(&b"OriginateResponse"[..]) {
+                continue;
+            }
+            match (header(&msg, "Response"), header(&msg, "Channel")) {
+                (Some(r), Some(ch)) if r.eq_ignore_ascii_case(b"Success") => {
+                    chan = Some(String::from_utf8_lossy(ch).into_owned());
+                }
+                _ => {
+                    return Err(Failure::soft(format!(
+                        "OriginateResponse: {}",
+                        one_line(&msg)
+                    )))
+                }
+            }
+        } else if header(&msg, "Response").is_some_and(is_success) {
+            acked = true;
+        } else {
+            return Err(Failure::soft(format!("Originate: {}", one_line(&msg))));
+        }
+    }
+    ctx.ok(SK_ORIGINATES, 1);
+    let chan = chan.unwrap_or_default();
+    let hid = format!("h{n}");
+    let req = format!("Action: Hangup\r\nActionID: {hid}\r\nChannel: {chan}\r\n\r\n");
+    write_by(&mut c.0, req.as_bytes(), deadline).await?;
+    loop {
+        let msg = next_message(&mut c.0, &mut c.1, deadline).await?;
+        if msg.starts_with(b"Event:") || header(&msg, "ActionID") != Some(hid.as_bytes()) {
+            continue;
+        }
+        if header(&msg, "Response").is_some_and(is_success) {
+            ctx.ok(SK_HANGUPS, 1);
+            return Ok(());
+        }
+        ctx.fail(SK_HANGUPS, format!("Hangup {chan}: {}", one_line(&msg)));
+        return Ok(());
+    }
+}
+
+async fn soak_originates(ctx: Arc<SoakCtx>, conn: Conn, rate: f64, channel: String) {
+    let mut c = (conn.stream, conn.buf);
+    let mut iv = soak_interval(Duration::from_secs_f64(1.0 / rate));
+    let mut n = 0u64;
+    while ctx.tick(&mut iv).await.is_some() {
+        n += 1;
+        if let Err(f) = originate_and_hangup(&ctx, &mut c, &channel, n).await {
+            ctx.fail(SK_ORIGINATES, f.text);
+            if f.fatal {
+                return;
+            }
+        }
+    }
+    let _ = c.0.write_all(b"Action: Logoff\r\n\r\n").await;
+}
+
+/// Connect + Login + Logoff cycles at `rate` per second, plain and MD5 in turn.
+async fn soak_logins(ctx: Arc<SoakCtx>, login: Login, rate: f64) {
+    let mut iv = soak_interval(Duration::from_secs_f64(1.0 / rate));
+    let mut n = 0u64;
+    while ctx.tick(&mut iv).await.is_some() {
+        n += 1;
+        let (auth, stream) = if n % 2 == 1 {
+            (AuthKind::Plain, SK_LOGINS)
+        } else {
+            (AuthKind::Md5, SK_LOGINS_MD5)
+        };
+        let l = Login {
+            auth,
+            ..login.clone()
+        };
+        match login_cycle(&l, Instant::now() + Duration::from_secs(5)).await {
+            Ok(()) => ctx.ok(stream, 1),
+            Err(e) => ctx.fail(stream, e),
+        }
+    }
+}
+
+/// One HTTP/1.1 reply.
+struct HttpReply {
+    status: u16,
+    body: Vec<u8>,
+    /// The `mansession_id` of a `Set-Cookie`.
+    session: Option<String>,
+    close: bool,
+}
+
+const HTTP_BODY_LIMIT: usize = 1 << 20;
+
+fn find_crlf(buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w == b"\r\n")
+}
+
+/// The `mansession_id` value of a `Set-Cookie` header value.
+fn cookie_session(v: &str) -> Option<String> {
+    v.split(';')
+        .find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            name.trim()
+                .eq_ignore_ascii_case("mansession_id")
+                .then(|| value.trim().trim_matches('"').to_string())
+        })
+        .filter(|v| !v.is_empty())
+}
+
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Reads one reply (Content-Length, chunked, or up to the close).
+async fn read_http_reply(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    deadline: Instant,
+) -> Result<HttpReply, String> {
+    let more = |ok: Result<bool, ReadError>, what: &str| match ok {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("connection closed {what}")),
+        Err(e) => Err(format!("{what}: {e}")),
+    };
+    let head_end = loop {
+        if let Some(e) = find_blank(buf) {
+            break e;
+        }
+        if buf.len() > 64 * 1024 {
+            return Err("reply head over 64 KiB".into());
+        }
+        more(
+            read_more(stream, buf, deadline).await,
+            "reading the reply head",
+        )?;
+    };
+    let head = buf.split_to(head_end);
+    let text = String::from_utf8_lossy(&head);
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let (mut len, mut chunked, mut close, mut session) = (None, false, false, None);
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => len = value.parse::<usize>().ok(),
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            "connection" => close = value.eq_ignore_ascii_case("close"),
+            "set-cookie" => {
+                if let Some(id) = cookie_session(value) {
+                    session = Some(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let line_end = loop {
+                if let Some(i) = find_crlf(buf) {
+                    break i;
+                }
+                more(read_more(stream, buf, deadline).await, "reading a chunk")?;
+            };
+            let line = buf.split_to(line_end + 2);
+            let hex = String::from_utf8_lossy(&line[..line_end]);
+            let hex = hex.split(';').next().unwrap_or_default().trim().to_string();
+            let size =
+                usize::from_str_radix(&hex, 16).map_err(|_| format!("bad chunk size {hex:?}"))?;
+            if size == 0 {
+                // Trailers, up to an empty line.
+                loop {
+                    let i = loop {
+                        if let Some(i) = find_crlf(buf) {
+                            break i;
+                        }
+                        more(
+                            read_more(stream, buf, deadline).await,
+                            "reading the trailers",
+                        )?;
+                    };
+                    buf.advance(i + 2);
+                    if i == 0 {
+                        break;
+                    }
+                }
+                break;
+            }
+            if body.len() + size > HTTP_BODY_LIMIT {
+                return Err("reply body over 1 MiB".into());
+            }
+            while buf.len() < size + 2 {
+                more(read_more(stream, buf, deadline).await, "reading a chunk")?;
+            }
+            body.extend_from_slice(&buf[..size]);
+            buf.advance(size + 2);
+        }
+    } else if let Some(n) = len {
+        if n > HTTP_BODY_LIMIT {
+            return Err("reply body over 1 MiB".into());
+        }
+        while buf.len() < n {
+            more(read_more(stream, buf, deadline).await, "reading the body")?;
+        }
+        body.extend_from_slice(&buf[..n]);
+        buf.advance(n);
+    } else {
+        close = true;
+        loop {
+            body.extend_from_slice(buf);
+            buf.clear();
+            if body.len() > HTTP_BODY_LIMIT {
+                return Err("reply body over 1 MiB".into());
+            }
+            match read_more(stream, buf, deadline).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(format!("reading the body: {e}")),
+            }
+        }
+    }
+    Ok(HttpReply {
+        status,
+        body,
+        session,
+        close,
+    })
+}
+
+/// A keep-alive HTTP/1.1 client connection, reopened when the server closes it.
+struct HttpConn {
+    target: SocketAddr,
+    stream: Option<TcpStream>,
+    buf: BytesMut,
+}
+
+impl HttpConn {
+    async fn get(
+        &mut self,
+        path: &str,
+        session: Option<&str>,
+        deadline: Instant,
+    ) -> Result<HttpReply, String> {
+        let mut stream = match self.stream.take() {
+            Some(s) => s,
+            None => {
+                let s = match tokio::time::timeout_at(
+                    tokio_deadline(deadline),
+                    TcpStream::connect(self.target),
+                )
+                .await
+                {
+                    Err(_) => return Err("HTTP connect timed out".into()),
+                    Ok(Err(e)) => return Err(format!("HTTP connect: {e}")),
+                    Ok(Ok(s)) => s,
+                };
+                let _ = s.set_nodelay(true);
+                self.buf.clear();
+                s
+            }
+        };
+        let mut req = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ami-bench\r\n",
+            self.target
+        );
+        if let Some(id) = session {
+            req.push_str(&format!("Cookie: mansession_id=\"{id}\"\r\n"));
+        }
+        req.push_str("\r\n");
+        write_by(&mut stream, req.as_bytes(), deadline)
+            .await
+            .map_err(|f| f.text)?;
+        let reply = read_http_reply(&mut stream, &mut self.buf, deadline).await?;
+        if !reply.close {
+            self.stream = Some(stream);
+        }
+        Ok(reply)
+    }
+}
+
+/// One rawman session: login, ping, logoff.
+async fn http_session(
+    target: SocketAddr,
+    prefix: &str,
+    user: &str,
+    secret: &str,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let base = if prefix.is_empty() {
+        "/rawman".to_string()
+    } else {
+        format!("/{prefix}/rawman")
+    };
+    let mut c = HttpConn {
+        target,
+        stream: None,
+        buf: BytesMut::with_capacity(4096),
+    };
+    let check = |what: &str, r: &HttpReply, want: &[&[u8]]| {
+        let resp = header(&r.body, "Response");
+        if r.status == 200 && resp.is_some_and(|v| want.iter().any(|w| v.eq_ignore_ascii_case(w))) {
+            Ok(())
+        } else {
+            Err(format!("{what}: HTTP {} {}", r.status, one_line(&r.body)))
+        }
+    };
+    let login = format!(
+        "{base}?action=login&username={}&secret={}",
+        url_encode(user),
+        url_encode(secret)
+    );
+    let r = c.get(&login, None, deadline).await?;
+    check("login", &r, &[b"Success"])?;
+    let id = r.session.ok_or("login: no mansession_id cookie")?;
+    let r = c
+        .get(
+            &format!("{base}?action=ping&actionid=soak"),
+            Some(&id),
+            deadline,
+        )
+        .await?;
+    check("ping", &r, &[b"Success", b"Pong"])?;
+    let r = c
+        .get(&format!("{base}?action=logoff"), Some(&id), deadline)
+        .await?;
+    check("logoff", &r, &[b"Goodbye"])?;
+    Ok(())
+}
+
+async fn soak_http(ctx: Arc<SoakCtx>, target: SocketAddr, prefix: String, login: Login, rate: f64) {
+    let mut iv = soak_interval(Duration::from_secs_f64(1.0 / rate));
+    while ctx.tick(&mut iv).await.is_some() {
+        match http_session(target, &prefix, &login.user, &login.secret).await {
+            Ok(()) => ctx.ok(SK_HTTP, 1),
+            Err(e) => ctx.fail(SK_HTTP, e),
+        }
+    }
+}
+
+/// `wasm` with a custom section appended: another file (another SHA-256) with the same
+/// code, so the host really swaps versions.
+fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+    fn leb128(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+    if !wasm.starts_with(b"\0asm") {
+        return Err("not a WebAssembly binary".into());
+    }
+    let mut content = Vec::new();
+    leb128(&mut content, name.len() as u64);
+    content.extend_from_slice(name.as_bytes());
+    content.extend_from_slice(payload);
+    let mut out = wasm.to_vec();
+    out.push(0);
+    leb128(&mut out, content.len() as u64);
+    out.extend_from_slice(&content);
+    Ok(out)
+}
+
+/// Every `every`: the other version of the plugin renamed into place (not in the last
+/// 3 s, so the host can report the last swap before the end).
+async fn soak_swaps(
+    ctx: Arc<SoakCtx>,
+    dir: PathBuf,
+    name: String,
+    versions: Arc<[Vec<u8>; 2]>,
+    every: Duration,
+) {
+    let mut iv = soak_interval(every);
+    let mut k = 0usize;
+    while let Some(now) = ctx.tick(&mut iv).await {
+        if now + Duration::from_secs(3) > ctx.end {
+            break;
+        }
+        k += 1;
+        let (dir, name, versions) = (dir.clone(), name.clone(), versions.clone());
+        let r = tokio::task::spawn_blocking(move || install(&versions[k % 2], &dir, &name)).await;
+        match r {
+            Ok(Ok(())) => ctx.ok(SK_SWAPS, 1),
+            Ok(Err(e)) => ctx.fail(SK_SWAPS, format!("renaming the plugin into place: {e}")),
+            Err(e) => ctx.fail(SK_SWAPS, format!("swap task: {e}")),
+        }
+    }
+}
+
+/// The system-events session's reader: counts `Reload`, `PluginReloaded` (of `plugin`)
+/// and `PluginLoadFailed`; hands every other message to the reload task.
+async fn soak_system_reader(
+    ctx: Arc<SoakCtx>,
+    mut rd: tokio::net::tcp::OwnedReadHalf,
+    mut buf: BytesMut,
+    replies: tokio::sync::mpsc::UnboundedSender<BytesMut>,
+    plugin: String,
+) {
+    loop {
+        let msg =
+            match next_message(&mut rd, &mut buf, ctx.drain_end + Duration::from_secs(60)).await {
+                Ok(m) => m,
+                Err(f) => {
+                    if f.fatal && !ctx.system_closing.load(Ordering::Acquire) {
+                        ctx.fail(SK_RELOADS, format!("system-events session: {}", f.text));
+                    }
+                    return;
+                }
+            };
+        if !msg.starts_with(b"Event:") {
+            let _ = replies.send(msg);
+            continue;
+        }
+        match header(&msg, "Event") {
+            Some(b"Reload") => {
+                ctx.reload_events.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(b"PluginReloaded") if header(&msg, "Plugin") == Some(plugin.as_bytes()) => {
+                ctx.plugin_reloaded.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(b"PluginLoadFailed") => {
+                ctx.plugin_failed.fetch_add(1, Ordering::Relaxed);
+                ctx.fail(SK_SWAPS, format!("host: {}", one_line(&msg)));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The user the reloads add and remove in turn, when the soak may rewrite the config.
+const SOAK_USER: &str = "ami-bench-soak";
+const SOAK_SECRET: &str = "soak-secret";
+
+fn soak_config_text(original: &str, with_user: bool) -> String {
+    if !with_user {
+        return original.to_string();
+    }
+    let mut text = original.to_string();
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "\n# Added by ami-bench soak; removed by the next reload.\n[users.{SOAK_USER}]\nsecret = \"{SOAK_SECRET}\"\nread = \"call\"\nwrite = \"none\"\n"
+    ));
+    text
+}
+
+/// Writes `text` to a temporary file beside `path` and renames it over `path`.
+fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "config".into());
+    let tmp = path.with_file_name(format!(".{name}.ami-bench-{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// What the reload task needs.
+struct ReloadJob {
+    wr: tokio::net::tcp::OwnedWriteHalf,
+    replies: tokio::sync::mpsc::UnboundedReceiver<BytesMut>,
+    every: Duration,
+    pid: u32,
+    /// The config file and its original text, when the soak may rewrite it.
+    config: Option<(PathBuf, String)>,
+    login: Login,
+}
+
+/// Every `every`: (the config rewritten, toggling [`SOAK_USER`]) a reload, in turn by
+/// `Command: reload`, `Action: Reload` and SIGHUP; after a reload that added the user, a
+/// login as that user must succeed. Returns the session's write half, kept open until the
+/// host has reported the last reloads and swaps.
+async fn soak_reloads(ctx: Arc<SoakCtx>, job: ReloadJob) -> tokio::net::tcp::OwnedWriteHalf {
+    let ReloadJob {
+        mut wr,
+        mut replies,
+        every,
+        pid,
+        config,
+        login,
+    } = job;
+    let mut iv = soak_interval(every);
+    let mut k = 0u64;
+    while let Some(now) = ctx.tick(&mut iv).await {
+        if now + Duration::from_secs(2) > ctx.end {
+            break;
+        }
+        k += 1;
+        let with_user = k % 2 == 1;
+        if let Some((path, original)) = &config {
+            let (path, text) = (path.clone(), soak_config_text(original, with_user));
+            match tokio::task::spawn_blocking(move || replace_file(&path, &text)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => ctx.fail(SK_RELOADS, format!("rewriting the config: {e}")),
+                Err(e) => ctx.fail(SK_RELOADS, format!("rewriting the config: {e}")),
+            }
+        }
+        let seen_before = ctx.reload_events.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let kind = k % 3;
+        let request = match kind {
+            1 => Some(format!(
+                "Action: Command\r\nActionID: r{k}\r\nCommand: reload\r\n\r\n"
+            )),
+            2 => Some(format!("Action: Reload\r\nActionID: r{k}\r\n\r\n")),
+            _ => None,
+        };
+        let synchronous = request.is_some();
+        let result: Result<(), String> = match request {
+            Some(req) => match write_by(&mut wr, req.as_bytes(), deadline).await {
+                Err(f) => Err(f.text),
+                Ok(()) => {
+                    let want = format!("r{k}");
+                    loop {
+                        match tokio::time::timeout_at(tokio_deadline(deadline), replies.recv())
+                            .await
+                        {
+                            Err(_) => break Err("no reply to the reload".into()),
+                            Ok(None) => break Err("system-events session closed".into()),
+                            Ok(Some(msg)) => {
+                                if header(&msg, "ActionID") != Some(want.as_bytes()) {
+                                    continue;
+                                }
+                                let text = String::from_utf8_lossy(&msg);
+                                let ok = header(&msg, "Response").is_some_and(|r| {
+                                    is_success(r) || r.eq_ignore_ascii_case(b"Follows")
+                                }) && !text.contains("not reloaded");
+                                break if ok {
+                                    Ok(())
+                                } else {
+                                    Err(format!("reload refused: {}", one_line(&msg)))
+                                };
+                            }
+                        }
+                    }
+                }
+            },
+            None => {
+                let pid = pid.to_string();
+                match tokio::task::spawn_blocking(move || {
+                    std::process::Command::new("kill")
+                        .args(["-HUP", &pid])
+                        .status()
+                })
+                .await
+                {
+                    Ok(Ok(s)) if s.success() => Ok(()),
+                    Ok(Ok(s)) => Err(format!("kill -HUP: {s}")),
+                    Ok(Err(e)) => Err(format!("kill -HUP: {e}")),
+                    Err(e) => Err(format!("kill -HUP: {e}")),
+                }
+            }
+        };
+        if let Err(e) = result {
+            ctx.fail(SK_RELOADS, e);
+            continue;
+        }
+        // Every reload announces itself with `Event: Reload`.
+        while ctx.reload_events.load(Ordering::Relaxed) <= seen_before {
+            if Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if ctx.reload_events.load(Ordering::Relaxed) <= seen_before {
+            ctx.fail(SK_RELOADS, "no Event: Reload for a reload");
+            continue;
+        }
+        ctx.ok(SK_RELOADS, 1);
+        if config.is_some() && with_user && synchronous {
+            let l = Login {
+                user: SOAK_USER.into(),
+                secret: SOAK_SECRET.into(),
+                auth: AuthKind::Plain,
+                ..login.clone()
+            };
+            if let Err(e) = login_cycle(&l, Instant::now() + Duration::from_secs(5)).await {
+                ctx.fail(
+                    SK_RELOADS,
+                    format!("the user added by the reload cannot log in: {e}"),
+                );
+            }
+        }
+    }
+    wr
+}
+
+/// One row of the sample table.
+#[derive(Clone)]
+struct SoakSample {
+    /// `before`, `<t> s` or `after`.
+    label: String,
+    /// Seconds since the load started.
+    t: f64,
+    rss_kib: u64,
+    fds: u64,
+    threads: u64,
+    tasks: Option<u64>,
+    sessions: Option<u64>,
+    channels: Option<u64>,
+    ping_p99_us: Option<u64>,
+    /// CPU of the host and of ami-bench since the previous sample, % of one core.
+    host_cpu: Option<f64>,
+    bench_cpu: Option<f64>,
+    ops: u64,
+    errors: u64,
+}
+
+/// CPU clock ticks of the host and of this process, and when they were read.
+struct CpuMark {
+    at: Instant,
+    host: u64,
+    bench: u64,
+}
+
+impl CpuMark {
+    fn now(pid: u32) -> Option<CpuMark> {
+        Some(CpuMark {
+            at: Instant::now(),
+            host: proc_cpu_ticks(pid).ok()?,
+            bench: proc_cpu_ticks(std::process::id()).ok()?,
+        })
+    }
+
+    /// Fills in `s`'s CPU figures since `self`, and moves the mark.
+    fn update(&mut self, pid: u32, s: &mut SoakSample) {
+        let Some(next) = CpuMark::now(pid) else {
+            return;
+        };
+        let secs = next.at.duration_since(self.at).as_secs_f64();
+        if secs > 0.0 {
+            let pct = |a: u64, b: u64| b.saturating_sub(a) as f64 / CLOCK_TICKS / secs * 100.0;
+            s.host_cpu = Some(pct(self.host, next.host));
+            s.bench_cpu = Some(pct(self.bench, next.bench));
+        }
+        *self = next;
+    }
+}
+
+/// A number after `label` on a line of a `Command` reply (1.0 prints the output raw,
+/// the modern dialect as `Output:` headers).
+fn command_value(reply: &[u8], label: &str) -> Option<u64> {
+    String::from_utf8_lossy(reply).lines().find_map(|l| {
+        let l = l.strip_prefix("Output: ").unwrap_or(l);
+        l.strip_prefix(label)?.trim().parse().ok()
+    })
+}
+
+/// `N active channel(s)` of `core show channels count`.
+fn channels_value(reply: &[u8]) -> Option<u64> {
+    String::from_utf8_lossy(reply).lines().find_map(|l| {
+        let l = l.strip_prefix("Output: ").unwrap_or(l).trim();
+        if l.ends_with("active channels") || l.ends_with("active channel") {
+            l.split(' ').next()?.parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn fd_count(pid: u32) -> Result<u64, String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count() as u64)
+        .map_err(|e| format!("/proc/{pid}/fd: {e}"))
+}
+
+/// Reads the host's numbers: /proc, then `core show tasks` and `core show channels
+/// count` over the sampler session.
+async fn soak_sample(
+    ctx: Option<&SoakCtx>,
+    pid: u32,
+    sampler: &mut Conn,
+    label: String,
+    t: f64,
+) -> Result<SoakSample, String> {
+    let (rss_kib, threads) = proc_status(pid)?;
+    let fds = fd_count(pid)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let tasks_reply = sampler
+        .request(
+            "Action: Command\r\nActionID: tasks\r\nCommand: core show tasks\r\n\r\n",
+            deadline,
+        )
+        .await?;
+    let channels_reply = sampler
+        .request(
+            "Action: Command\r\nActionID: chans\r\nCommand: core show channels count\r\n\r\n",
+            deadline,
+        )
+        .await?;
+    let ping_p99_us = ctx.and_then(|c| {
+        let mut h = c.ping_hist.lock().ok()?;
+        let p = (h.total > 0).then(|| h.us(0.99));
+        *h = Hist::new();
+        p
+    });
+    Ok(SoakSample {
+        label,
+        t,
+        rss_kib,
+        fds,
+        threads,
+        tasks: command_value(&tasks_reply, "Tokio tasks alive:"),
+        sessions: command_value(&tasks_reply, "Manager sessions:"),
+        channels: channels_value(&channels_reply),
+        ping_p99_us,
+        host_cpu: None,
+        bench_cpu: None,
+        ops: ctx.map(|c| c.total_ok()).unwrap_or(0),
+        errors: ctx.map(|c| c.total_errors()).unwrap_or(0),
+    })
+}
+
+const SOAK_TABLE_HEAD: &str = "      time   rss_kib    fds threads  tasks sessions channels ping_p99_us host_cpu% bench_cpu%        ops errors";
+
+fn soak_row(s: &SoakSample) -> String {
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    let pct = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+    format!(
+        "{:>10} {:>9} {:>6} {:>7} {:>6} {:>8} {:>8} {:>11} {:>9} {:>10} {:>10} {:>6}",
+        s.label,
+        s.rss_kib,
+        s.fds,
+        s.threads,
+        opt(s.tasks),
+        opt(s.sessions),
+        opt(s.channels),
+        opt(s.ping_p99_us),
+        pct(s.host_cpu),
+        pct(s.bench_cpu),
+        s.ops,
+        s.errors
+    )
+}
+
+/// How one resource moved over the samples taken under load.
+struct Trend {
+    first: f64,
+    last: f64,
+    max: f64,
+    /// Least-squares slope, per hour.
+    slope_h: f64,
+    /// The same over the last third of the samples (near 0 once a warm-up has settled).
+    late_slope_h: f64,
+    /// Medians of the first and the last third of the samples.
+    early: f64,
+    late: f64,
+    /// The growth that counts as upward: `max(rel * early, abs)`.
+    allowed: f64,
+    up: bool,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// The trend of `points` (seconds, value): upward when the median of the last third
+/// exceeds the median of the first third by more than `max(rel * early, abs)` and the
+/// least-squares slope is positive. Fewer than three points never count as upward.
+fn trend(points: &[(f64, f64)], rel: f64, abs: f64) -> Option<Trend> {
+    let n = points.len();
+    let first = points.first()?.1;
+    let last = points.last()?.1;
+    let max = points.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+    let slope_h = slope_per_hour(points);
+    let k = (n / 3).max(1);
+    let late_slope_h = slope_per_hour(&points[n - k..]);
+    let values: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let early = median(&values[..k]);
+    let late = median(&values[n - k..]);
+    let allowed = (rel * early).max(abs);
+    Some(Trend {
+        first,
+        last,
+        max,
+        slope_h,
+        late_slope_h,
+        early,
+        late,
+        allowed,
+        up: n >= 3 && slope_h > 0.0 && late - early > allowed,
+    })
+}
+
+/// The least-squares slope of `points` (seconds, value), per hour; 0 for fewer than two.
+fn slope_per_hour(points: &[(f64, f64)]) -> f64 {
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let nf = points.len() as f64;
+    let mt = points.iter().map(|p| p.0).sum::<f64>() / nf;
+    let mv = points.iter().map(|p| p.1).sum::<f64>() / nf;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mt).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mt) * (p.1 - mv)).sum();
+    if sxx > 0.0 {
+        sxy / sxx * 3600.0
+    } else {
+        0.0
+    }
+}
+
+fn soak_drain(o: &Opts) -> Duration {
+    o.drain.max(Duration::from_secs(10))
+}
+
+async fn scenario_soak(o: &Opts, pool: &Pool, probe: &Probe) -> Result<(String, bool), String> {
+    // The soak sends SIGHUP to this process: it must be the one serving the port.
+    let listening = find_pid(o.target.port());
+    let pid = match (o.pid, listening) {
+        (Some(p), Some(l)) if p != l => {
+            return Err(format!(
+                "--pid {p} is not the process listening on port {} (that is {l})",
+                o.target.port()
+            ))
+        }
+        (Some(p), _) | (None, Some(p)) => p,
+        (None, None) => {
+            return Err(format!(
+                "cannot find the process listening on port {}; give --pid",
+                o.target.port()
+            ))
+        }
+    };
+    // The plugin versions to swap between: the file as found, and the same with a custom
+    // section appended.
+    let swap = match &o.plugin_dir {
+        Some(dir) => {
+            let dest = dir.join(format!("{}.wasm", o.plugin_name));
+            let original = std::fs::read(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            let other = with_custom_section(&original, "ami-bench-soak", b"swapped version")
+                .map_err(|e| format!("{}: {e}", dest.display()))?;
+            Some((dir.clone(), Arc::new([original, other])))
+        }
+        None => None,
+    };
+    let config = match &o.config {
+        Some(path) => Some((
+            path.clone(),
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("--config {}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let rate = |r: u64| {
+        if r == 0 {
+            "off".to_string()
+        } else {
+            format!("{r}/s")
+        }
+    };
+    println!(
+        "soak: {} s, a sample every {} s, server pid {pid}",
+        secs(o.duration),
+        secs(o.sample)
+    );
+    println!(
+        "  pings {} over {} connection(s); UserEvents {} to {} listener(s); originate+hangup {} ({}); logins {} (plain and MD5 in turn)",
+        rate(o.ping_rate),
+        o.conns,
+        rate(o.event_rate),
+        o.listeners,
+        rate(o.originate_rate),
+        o.originate_channel,
+        rate(o.login_rate),
+    );
+    println!(
+        "  HTTP rawman sessions {}; plugin swaps {}; reloads every {} s (Command reload, Reload, SIGHUP in turn{})",
+        match o.http {
+            Some(h) if o.http_rate > 0 => format!("{} at {h}", rate(o.http_rate)),
+            _ => "off (no --http)".into(),
+        },
+        match &o.plugin_dir {
+            Some(d) => format!("every {} s ({}/{}.wasm)", secs(o.swap_every), d.display(), o.plugin_name),
+            None => "off (no --plugin-dir)".into(),
+        },
+        secs(o.reload_every),
+        if config.is_some() {
+            "; the config file rewritten before each, adding and removing a user"
+        } else {
+            ""
+        }
+    );
+    let base = Login {
+        target: o.target,
+        user: o.user.clone(),
+        secret: o.secret.clone(),
+        auth: AuthKind::Plain,
+        events: "off",
+    };
+    let connect = |events: &'static str| {
+        let l = Login {
+            events,
+            ..base.clone()
+        };
+        let deadline = Instant::now() + o.connect_timeout;
+        async move {
+            let mut c = Conn::open(l.target, deadline).await?;
+            c.login(&l, deadline).await?;
+            Ok::<Conn, String>(c)
+        }
+    };
+    let mut sampler = connect("off")
+        .await
+        .map_err(|e| format!("sampler session: {e}"))?;
+    let before = soak_sample(None, pid, &mut sampler, "before".into(), 0.0).await?;
+    if before.tasks.is_none() {
+        println!("  the server does not answer 'core show tasks': task counts are not sampled");
+    }
+    // The persistent sessions, logged in before the load starts.
+    let mut pings = Vec::new();
+    if o.ping_rate > 0 {
+        for _ in 0..o.conns {
+            pings.push(
+                connect("off")
+                    .await
+                    .map_err(|e| format!("ping session: {e}"))?,
+            );
+        }
+    }
+    let mut listeners = Vec::new();
+    let mut sender = None;
+    if o.event_rate > 0 {
+        for _ in 0..o.listeners {
+            listeners.push(
+                connect("user")
+                    .await
+                    .map_err(|e| format!("listener: {e}"))?,
+            );
+        }
+        sender = Some(
+            connect("off")
+                .await
+                .map_err(|e| format!("event sender: {e}"))?,
+        );
+    }
+    let originator = if o.originate_rate > 0 {
+        Some(
+            connect("call")
+                .await
+                .map_err(|e| format!("originate session: {e}"))?,
+        )
+    } else {
+        None
+    };
+    let system = connect("system")
+        .await
+        .map_err(|e| format!("system-events session: {e}"))?;
+    let start = Instant::now();
+    // The load goes on a moment past the last sample, so that sample sees it.
+    let end = start + o.duration + Duration::from_millis(500);
+    let drain_end = end + soak_drain(o);
+    let mut cpu = CpuMark::now(pid);
+    let ctx = Arc::new(SoakCtx::new(start, end, drain_end));
+    let mut tasks = Vec::new();
+    let n_pings = pings.len().max(1) as f64;
+    for c in pings {
+        tasks.push(pool.spawn(soak_pings(ctx.clone(), c, o.ping_rate as f64 / n_pings)));
+    }
+    for c in listeners {
+        tasks.push(pool.spawn(soak_listener(ctx.clone(), c)));
+    }
+    if let Some(c) = sender {
+        tasks.push(pool.spawn(soak_sender(ctx.clone(), c, o.event_rate as f64)));
+    } else {
+        ctx.ev_done.store(true, Ordering::Release);
+    }
+    if let Some(c) = originator {
+        tasks.push(pool.spawn(soak_originates(
+            ctx.clone(),
+            c,
+            o.originate_rate as f64,
+            o.originate_channel.clone(),
+        )));
+    }
+    if o.login_rate > 0 {
+        tasks.push(pool.spawn(soak_logins(ctx.clone(), base.clone(), o.login_rate as f64)));
+    }
+    if let Some(h) = o.http {
+        if o.http_rate > 0 {
+            tasks.push(pool.spawn(soak_http(
+                ctx.clone(),
+                h,
+                o.http_prefix.clone(),
+                base.clone(),
+                o.http_rate as f64,
+            )));
+        }
+    }
+    if let Some((dir, versions)) = &swap {
+        tasks.push(pool.spawn(soak_swaps(
+            ctx.clone(),
+            dir.clone(),
+            o.plugin_name.clone(),
+            versions.clone(),
+            o.swap_every,
+        )));
+    }
+    let Conn { stream, buf, .. } = system;
+    let (rd, wr) = stream.into_split();
+    let (reply_tx, reply_rx) = tokio::sync::mpsc::unbounded_channel();
+    let reader = pool.spawn(soak_system_reader(
+        ctx.clone(),
+        rd,
+        buf,
+        reply_tx,
+        o.plugin_name.clone(),
+    ));
+    let reloads = pool.spawn(soak_reloads(
+        ctx.clone(),
+        ReloadJob {
+            wr,
+            replies: reply_rx,
+            every: o.reload_every,
+            pid,
+            config: config.clone(),
+            login: base.clone(),
+        },
+    ));
+
+    println!("{SOAK_TABLE_HEAD}");
+    println!("{}", soak_row(&before));
+    let mut samples = Vec::new();
+    let mut k = 1u32;
+    loop {
+        let at = (o.sample * k).min(o.duration);
+        tokio::time::sleep_until(tokio_deadline(start + at)).await;
+        let t = at.as_secs_f64();
+        match soak_sample(Some(&ctx), pid, &mut sampler, format!("{} s", secs(at)), t).await {
+            Ok(mut s) => {
+                if let Some(c) = &mut cpu {
+                    c.update(pid, &mut s);
+                }
+                println!("{}", soak_row(&s));
+                samples.push(s);
+            }
+            Err(e) => ctx.fail(SK_SAMPLES, e),
+        }
+        if at >= o.duration {
+            break;
+        }
+        k += 1;
+    }
+
+    // Drain: every stream ends, the listeners catch up, the host reports the last
+    // reloads and swaps.
+    for t in tasks {
+        if join_by(t, drain_end + Duration::from_secs(5))
+            .await
+            .is_err()
+        {
+            ctx.fail(
+                SK_SAMPLES,
+                "a load task did not finish by the drain deadline",
+            );
+        }
+    }
+    let system_wr = join_by(reloads, drain_end + Duration::from_secs(5)).await;
+    if system_wr.is_err() {
+        ctx.fail(
+            SK_SAMPLES,
+            "the reload task did not finish by the drain deadline",
+        );
+    }
+    let want_reloads = ctx.count(SK_RELOADS);
+    let want_swaps = ctx.count(SK_SWAPS);
+    while Instant::now() < drain_end
+        && (ctx.reload_events.load(Ordering::Relaxed) < want_reloads
+            || ctx.plugin_reloaded.load(Ordering::Relaxed)
+                + ctx.plugin_failed.load(Ordering::Relaxed)
+                < want_swaps)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Log off the system-events session.
+    ctx.system_closing.store(true, Ordering::Release);
+    if let Ok(mut wr) = system_wr {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            wr.write_all(b"Action: Logoff\r\n\r\n"),
+        )
+        .await;
+    }
+    let _ = join_by(reader, Instant::now() + Duration::from_secs(2)).await;
+    let swaps_applied = ctx.plugin_reloaded.load(Ordering::Relaxed);
+    let reloads_seen = ctx.reload_events.load(Ordering::Relaxed);
+    if swaps_applied < want_swaps {
+        ctx.fail(
+            SK_SWAPS,
+            format!("{want_swaps} swap(s) but the host reported {swaps_applied} PluginReloaded"),
+        );
+    }
+    // Leave the files as they were found.
+    let mut restored = Vec::new();
+    if let Some((dir, versions)) = &swap {
+        let dest = dir.join(format!("{}.wasm", o.plugin_name));
+        if std::fs::read(&dest).ok().as_deref() != Some(&versions[0][..]) {
+            match install(&versions[0], dir, &o.plugin_name) {
+                Ok(()) => restored.push("plugin"),
+                Err(e) => println!("could not put the original plugin back: {e}"),
+            }
+        }
+    }
+    if let Some((path, original)) = &config {
+        if std::fs::read_to_string(path).ok().as_deref() != Some(original.as_str()) {
+            match replace_file(path, original) {
+                Ok(()) => restored.push("config"),
+                Err(e) => println!("could not put the original config back: {e}"),
+            }
+        }
+    }
+    // Let the host finish closing the sessions, then sample once more.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = match soak_sample(
+        Some(&ctx),
+        pid,
+        &mut sampler,
+        "after".into(),
+        o.duration.as_secs_f64(),
+    )
+    .await
+    {
+        Ok(mut s) => {
+            if let Some(c) = &mut cpu {
+                c.update(pid, &mut s);
+            }
+            println!("{}", soak_row(&s));
+            Some(s)
+        }
+        Err(e) => {
+            ctx.fail(SK_SAMPLES, e);
+            None
+        }
+    };
+    let _ = sampler
+        .request(
+            "Action: Logoff\r\nActionID: bye\r\n\r\n",
+            Instant::now() + Duration::from_secs(2),
+        )
+        .await;
+    if !restored.is_empty() {
+        println!("put back the original {}", restored.join(" and "));
+    }
+
+    // Trends over the samples taken under load (after --warmup).
+    let warm = o.warmup.as_secs_f64().min(o.duration.as_secs_f64() / 2.0);
+    let used: Vec<&SoakSample> = samples.iter().filter(|s| s.t >= warm).collect();
+    let rel = o.max_growth / 100.0;
+    type Metric = (
+        &'static str,
+        &'static str,
+        f64,
+        fn(&SoakSample) -> Option<u64>,
+    );
+    let metrics: [Metric; 4] = [
+        ("rss", "kib", 4096.0, |s| Some(s.rss_kib)),
+        ("fds", "", 8.0, |s| Some(s.fds)),
+        ("threads", "", 4.0, |s| Some(s.threads)),
+        ("tasks", "", 16.0, |s| s.tasks),
+    ];
+    let mut up = Vec::new();
+    let mut result_trends = String::new();
+    println!(
+        "trends over {} sample(s) under load (upward: last-third median above first-third median by more than max({}%, slack) with a positive slope):",
+        used.len(),
+        o.max_growth
+    );
+    for (name, unit, abs, get) in metrics {
+        let points: Option<Vec<(f64, f64)>> = used
+            .iter()
+            .map(|s| get(s).map(|v| (s.t, v as f64)))
+            .collect();
+        let Some(t) = points.as_deref().and_then(|p| trend(p, rel, abs)) else {
+            println!("  {name}: not sampled");
+            continue;
+        };
+        let u = if unit.is_empty() {
+            String::new()
+        } else {
+            format!("_{unit}")
+        };
+        println!(
+            "  {name}: first {:.0} last {:.0} max {:.0}; slope {:+.1}/h (last third {:+.1}/h); medians {:.0} -> {:.0} ({:+.1} %, allowed +{:.0}): {}",
+            t.first,
+            t.last,
+            t.max,
+            t.slope_h,
+            t.late_slope_h,
+            t.early,
+            t.late,
+            if t.early > 0.0 { (t.late - t.early) / t.early * 100.0 } else { 0.0 },
+            t.allowed,
+            if t.up { "UPWARD" } else { "flat" }
+        );
+        if t.up {
+            up.push(name);
+        }
+        result_trends.push_str(&format!(
+            " {name}_first{u}={:.0} {name}_last{u}={:.0} {name}_max{u}={:.0} {name}_slope{u}_per_h={:.1} {name}_late_slope{u}_per_h={:.1} {name}_growth_pct={:.1}",
+            t.first,
+            t.last,
+            t.max,
+            t.slope_h,
+            t.late_slope_h,
+            if t.early > 0.0 { (t.late - t.early) / t.early * 100.0 } else { 0.0 },
+        ));
+    }
+    for (s, name) in SK_NAMES.iter().enumerate() {
+        let (ok, errors) = (ctx.count(s), ctx.errors_of(s));
+        if ok + errors == 0 {
+            continue;
+        }
+        let first = ctx.first_error[s]
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .map(|e| format!(" (first: {e})"))
+            .unwrap_or_default();
+        println!("  {name:<14} {ok:>10} ok {errors:>6} errors{first}");
+    }
+    let lost = ctx.lost.load(Ordering::Relaxed);
+    let dups = ctx.dups.load(Ordering::Relaxed);
+    let errors = ctx.total_errors();
+    let sessions_leaked = match (&after, before.sessions) {
+        (Some(a), Some(b)) => a.sessions.is_some_and(|n| n > b),
+        _ => false,
+    };
+    let channels_after = after.as_ref().and_then(|a| a.channels);
+    let channels_left = channels_after.is_some_and(|n| n > 0);
+    let reloads_missing = reloads_seen < want_reloads;
+    let passed = errors == 0
+        && lost == 0
+        && up.is_empty()
+        && !sessions_leaked
+        && !channels_left
+        && !reloads_missing
+        && !used.is_empty();
+    let verdict = if passed {
+        "flat".to_string()
+    } else {
+        let mut why = Vec::new();
+        if !up.is_empty() {
+            why.push(format!("upward:{}", up.join(",")));
+        }
+        if errors > 0 {
+            why.push(format!("errors:{errors}"));
+        }
+        if lost > 0 {
+            why.push(format!("lost:{lost}"));
+        }
+        if sessions_leaked {
+            why.push("sessions-left".into());
+        }
+        if channels_left {
+            why.push("channels-left".into());
+        }
+        if reloads_missing {
+            why.push("reload-events-missing".into());
+        }
+        if used.is_empty() {
+            why.push("no-samples".into());
+        }
+        why.join(";")
+    };
+    println!("verdict: {verdict}");
+    let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+    let all_p99 = samples.iter().filter_map(|s| s.ping_p99_us).max();
+    let mean = |f: fn(&SoakSample) -> Option<f64>| {
+        let v: Vec<f64> = samples.iter().filter_map(f).collect();
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.1}", v.iter().sum::<f64>() / v.len() as f64)
+        }
+    };
+    let (host_cpu, bench_cpu) = (mean(|s| s.host_cpu), mean(|s| s.bench_cpu));
+    let dialect = probe.dialect;
+    let line = format!(
+        "RESULT soak duration_s={} sample_s={} samples={} dialect={dialect} pid={pid}{result_trends} pings={} ping_p99_max_us={} events={} deliveries={} lost={lost} dups={dups} originates={} hangups={} logins={} logins_md5={} http_sessions={} swaps={} swaps_applied={swaps_applied} reloads={} reload_events={reloads_seen} sessions_before={} sessions_after={} channels_after={} host_cpu_pct={host_cpu} bench_cpu_pct={bench_cpu} errors={errors} verdict={verdict} client={}",
+        secs(o.duration),
+        secs(o.sample),
+        used.len(),
+        ctx.count(SK_PINGS),
+        opt(all_p99),
+        ctx.count(SK_EVENTS),
+        ctx.count(SK_DELIVERIES),
+        ctx.count(SK_ORIGINATES),
+        ctx.count(SK_HANGUPS),
+        ctx.count(SK_LOGINS),
+        ctx.count(SK_LOGINS_MD5),
+        ctx.count(SK_HTTP),
+        ctx.count(SK_SWAPS),
+        ctx.count(SK_RELOADS),
+        opt(before.sessions),
+        opt(after.as_ref().and_then(|a| a.sessions)),
+        opt(channels_after),
+        client_desc(o),
+    );
+    Ok((line, passed))
+}
+
+// ---------------------------------------------------------------------------------------
 // main
 
 fn budget(o: &Opts) -> Duration {
@@ -2255,6 +4123,7 @@ fn budget(o: &Opts) -> Duration {
         Scenario::Swap => b += o.settle,
         Scenario::Logins => b += Duration::from_secs(5),
         Scenario::Idle => b += Duration::from_secs(5),
+        Scenario::Soak => b += soak_drain(o) + Duration::from_secs(90),
         _ => {}
     }
     b
@@ -2316,20 +4185,26 @@ fn main() -> ExitCode {
             "server: {} (session dialect {})",
             probe.banner, probe.dialect
         );
+        let passed = |line: String| (line, true);
         match opts.scenario {
-            Scenario::Ping => scenario_ping(&opts, &pool, &probe).await,
-            Scenario::Events => scenario_events(&opts, &pool, &probe).await,
-            Scenario::Logins => scenario_logins(&opts, &pool, &probe).await,
-            Scenario::Idle => scenario_idle(&opts, &pool, &probe).await,
-            Scenario::Swap => scenario_swap(&opts, &pool, &probe).await,
+            Scenario::Ping => scenario_ping(&opts, &pool, &probe).await.map(passed),
+            Scenario::Events => scenario_events(&opts, &pool, &probe).await.map(passed),
+            Scenario::Logins => scenario_logins(&opts, &pool, &probe).await.map(passed),
+            Scenario::Idle => scenario_idle(&opts, &pool, &probe).await.map(passed),
+            Scenario::Swap => scenario_swap(&opts, &pool, &probe).await.map(passed),
+            Scenario::Soak => scenario_soak(&opts, &pool, &probe).await,
         }
     });
     main_rt.shutdown_background();
     pool.shutdown();
     match result {
-        Ok(line) => {
+        Ok((line, passed)) => {
             println!("{line}");
-            ExitCode::SUCCESS
+            if passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("ami-bench: {e}");
@@ -2379,6 +4254,89 @@ mod tests {
         assert!(parse_target("[::1]:5038").is_ok());
         let e = parse_target("192.0.2.1:5038").unwrap_err();
         assert!(e.contains("non-loopback"), "{e}");
+    }
+
+    #[test]
+    fn soak_trend_flags_only_real_growth() {
+        let flat: Vec<(f64, f64)> = (0..30)
+            .map(|i| {
+                (
+                    60.0 * i as f64,
+                    40_000.0 + if i % 2 == 0 { 300.0 } else { 0.0 },
+                )
+            })
+            .collect();
+        let t = trend(&flat, 0.10, 4096.0).unwrap();
+        assert!(!t.up, "slope {}", t.slope_h);
+        assert_eq!((t.first, t.max), (40_300.0, 40_300.0));
+        // +1 MiB a minute: upward.
+        let leak: Vec<(f64, f64)> = (0..30)
+            .map(|i| (60.0 * i as f64, 40_000.0 + 1024.0 * i as f64))
+            .collect();
+        let t = trend(&leak, 0.10, 4096.0).unwrap();
+        assert!(t.up && (t.slope_h - 61_440.0).abs() < 1.0, "{}", t.slope_h);
+        assert!(
+            (t.late_slope_h - 61_440.0).abs() < 1.0,
+            "{}",
+            t.late_slope_h
+        );
+        // A step inside the slack is not a trend; two points never are.
+        let step: Vec<(f64, f64)> = (0..9)
+            .map(|i| (i as f64, if i < 4 { 50.0 } else { 53.0 }))
+            .collect();
+        assert!(!trend(&step, 0.10, 8.0).unwrap().up);
+        assert!(!trend(&[(0.0, 1.0), (1.0, 100.0)], 0.0, 0.0).unwrap().up);
+        assert!(trend(&[], 0.1, 1.0).is_none());
+    }
+
+    #[test]
+    fn soak_helpers() {
+        // A custom section appended: id 0, size, name length, name, payload.
+        let wasm = b"\0asm\x0d\0\x01\0".to_vec();
+        let out = with_custom_section(&wasm, "ab", b"xyz").unwrap();
+        assert_eq!(&out[..8], &wasm[..]);
+        assert_eq!(&out[8..], b"\0\x06\x02abxyz");
+        assert!(with_custom_section(b"junk", "ab", b"").is_err());
+        assert_eq!(
+            cookie_session("mansession_id=\"6afa\"; Version=1; Max-Age=60").as_deref(),
+            Some("6afa")
+        );
+        assert_eq!(cookie_session("other=1; mansession_id=\"\""), None);
+        assert_eq!(url_encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        let v1 = b"Response: Follows\r\nPrivilege: Command\r\nTokio tasks alive: 57\nManager sessions: 3\n--END COMMAND--\r\n\r\n";
+        assert_eq!(command_value(v1, "Tokio tasks alive:"), Some(57));
+        assert_eq!(command_value(v1, "Manager sessions:"), Some(3));
+        let modern =
+            b"Response: Success\r\nOutput: 2 active channels\r\nOutput: 1 active call\r\n\r\n";
+        assert_eq!(channels_value(modern), Some(2));
+        assert_eq!(channels_value(b"1 active channel\n"), Some(1));
+        assert_eq!(
+            command_value(b"No such command", "Tokio tasks alive:"),
+            None
+        );
+        let mut p = Pacer::new(1000.0);
+        let t0 = p.start;
+        assert_eq!(p.due(t0 + Duration::from_millis(10)), 10);
+        assert_eq!(p.due(t0 + Duration::from_millis(10)), 0);
+        // After a stall, at most 100 ms' worth at once.
+        assert_eq!(p.due(t0 + Duration::from_secs(5)), 100);
+        assert_eq!(p.due(t0 + Duration::from_millis(5010)), 10);
+    }
+
+    #[test]
+    fn soak_options() {
+        let args = |a: &str| a.split(' ').map(String::from).collect::<Vec<_>>();
+        let o = parse_args(args(
+            "soak --duration 20 --sample 5 --swap-plugin ping --http 127.0.0.1:8088",
+        ))
+        .unwrap();
+        assert_eq!(o.scenario, Scenario::Soak);
+        assert_eq!((o.conns, o.listeners), (2, 4));
+        assert_eq!(o.sample, Duration::from_secs(5));
+        assert!(parse_args(args("soak --duration 20 --sample 30")).is_err());
+        let e = parse_args(args("soak --http 192.0.2.1:8088")).unwrap_err();
+        assert!(e.contains("non-loopback"), "{e}");
+        assert_eq!(parse_args(args("events")).unwrap().listeners, 1);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | `core show version` | `ami-host <version> (AMI 1.0, 11.0.0) on a <arch> running <os>` |
 //! | `core show uptime [seconds]` | `System uptime: ...` and `Last reload: ...` (`1 hour, 2 minutes, 3 seconds`) |
 //! | `core show channels [concise\|verbose\|count]` | the channel table and counts ([`channels`]) |
+//! | `core show tasks` | live tokio tasks, runtime workers, sessions and event readers (read-only; for soak runs) |
 //! | `manager show commands` | the action table |
 //! | `manager show command <Action>` | one action's synopsis, privilege and description |
 //! | `manager show connected` | user name and address of every session, then a count |
@@ -81,6 +82,9 @@ const UPTIME_USAGE: &str = "Usage: core show uptime [seconds]\n\
 const CHANNELS_USAGE: &str = "Usage: core show channels [concise|verbose|count]\n\
        Lists the channels. 'concise' prints one '!'-separated line per channel,\n\
        'verbose' a wider table, 'count' only the totals.\n";
+const TASKS_USAGE: &str = "Usage: core show tasks\n\
+       Shows the host's live async tasks and runtime workers, the manager\n\
+       sessions and the event bus readers (to watch for leaks).\n";
 const COMMANDS_USAGE: &str = "Usage: manager show commands\n\
        Lists the manager actions with their privileges and synopses.\n";
 const COMMAND_USAGE: &str = "Usage: manager show command <actionname>\n\
@@ -129,6 +133,13 @@ static COMMANDS: &[Command] = &[
         usage: CHANNELS_USAGE,
         replaced_by: None,
         handler: show_channels,
+    },
+    Command {
+        words: &["core", "show", "tasks"],
+        summary: "Show async task and session counts",
+        usage: TASKS_USAGE,
+        replaced_by: None,
+        handler: show_tasks,
     },
     Command {
         words: &["manager", "show", "commands"],
@@ -413,6 +424,37 @@ fn show_channels(shared: &Arc<Shared>, args: &[&str]) -> Outcome {
         pbx.current_calls(),
         pbx.processed_calls(),
     ))
+}
+
+/// `core show tasks`: the runtime's live task count (`Handle::metrics`), read from the
+/// runtime the command runs under (the control socket and the `Command` action both run
+/// commands on its blocking pool).
+fn tasks_text(shared: &Shared, runtime: Option<&tokio::runtime::Handle>) -> String {
+    let mut out = String::new();
+    match runtime {
+        Some(h) => {
+            let m = h.metrics();
+            out.push_str(&format!("Tokio tasks alive: {}\n", m.num_alive_tasks()));
+            out.push_str(&format!("Tokio worker threads: {}\n", m.num_workers()));
+            out.push_str(&format!(
+                "Tokio global queue depth: {}\n",
+                m.global_queue_depth()
+            ));
+        }
+        None => out.push_str("Tokio tasks alive: unknown (not run inside the runtime)\n"),
+    }
+    out.push_str(&format!(
+        "Manager sessions: {}\n",
+        shared.sessions.all().len()
+    ));
+    out.push_str(&format!("Event bus readers: {}\n", shared.bus.receivers()));
+    out
+}
+
+fn show_tasks(shared: &Arc<Shared>, args: &[&str]) -> Outcome {
+    no_args(args, || {
+        tasks_text(shared, tokio::runtime::Handle::try_current().ok().as_ref())
+    })
 }
 
 fn show_commands(shared: &Arc<Shared>, args: &[&str]) -> Outcome {

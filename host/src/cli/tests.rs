@@ -125,7 +125,7 @@ pub(super) fn test_shared(config: Config, pbx: Arc<dyn Pbx>) -> Arc<Shared> {
         sessions: crate::state::SessionTable::default(),
         started: now,
         reloaded: Mutex::new(now),
-        actions_run: AtomicU64::new(0),
+        registry_generation: AtomicU64::new(0),
         admission: Default::default(),
         plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
         plugin_dir: {
@@ -418,4 +418,41 @@ fn help_lists_and_explains() {
         help_text(&["frobnicate"]),
         "No such command 'frobnicate'.\n"
     );
+}
+
+#[test]
+fn core_show_tasks_reads_the_runtime() {
+    let shared = shared_with(USERS, Arc::new(TestPbx::default()));
+    session(&shared, "127.0.0.1:4000", Some("admin"));
+    // Outside a runtime: says so, still counts the sessions.
+    let out = run(&shared, "core show tasks").text;
+    assert!(out.starts_with("Tokio tasks alive: unknown"), "{out}");
+    assert!(out.contains("\nManager sessions: 1\n"), "{out}");
+    // On a runtime's blocking pool, as the control socket and `Command` run it.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => panic!("{e}"),
+    };
+    let out = rt.block_on(async {
+        let _parked = tokio::spawn(std::future::pending::<()>());
+        let shared = shared.clone();
+        match tokio::task::spawn_blocking(move || run(&shared, "core show tasks").text).await {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        }
+    });
+    let alive = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Tokio tasks alive: "))
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(alive.is_some_and(|n| n >= 1), "{out}");
+    assert!(out.contains("Tokio worker threads: 2\n"), "{out}");
+    assert!(run(&shared, "core show tasks now")
+        .text
+        .starts_with("Usage: core show tasks\n"));
+    rt.shutdown_background();
 }

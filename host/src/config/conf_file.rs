@@ -12,15 +12,46 @@
 //!   ordinary line comment, as in Asterisk);
 //! * `#include file`, `#include "file"` or `#include <file>`: the file, relative to the
 //!   directory of the including file, is parsed in place (its lines continue the current
-//!   category). Include loops and nesting deeper than [`MAX_INCLUDE_DEPTH`] are errors;
+//!   category). Include loops and nesting deeper than [`MAX_INCLUDE_DEPTH`] are errors,
+//!   and so is a file, or a file with everything it includes, over [`MAX_CONFIG_BYTES`];
 //! * `#exec` and any other directive are errors, as are lines that are none of the above.
 
 use std::fmt;
 use std::fs;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 /// How deep `#include` may nest.
 pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// The most bytes a configuration file may hold (16 MiB); also the most that one
+/// [`load_conf`] reads, the `#include`d files counted in. Configurations are kilobytes: a
+/// larger file is an error, not something to read into memory.
+pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads the whole file at `path`, but no more than [`MAX_CONFIG_BYTES`] of it: a longer
+/// file is an `InvalidData` error saying so (the caller names the file).
+pub fn read_capped(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    fs::File::open(path)?
+        .take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// The error for a configuration over [`MAX_CONFIG_BYTES`].
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "larger than the {} MiB limit for a configuration file",
+            MAX_CONFIG_BYTES >> 20
+        ),
+    )
+}
 
 /// A parsed configuration file, includes expanded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -151,6 +182,7 @@ pub fn load_conf(path: &Path) -> Result<ConfFile, ConfError> {
     parser.conf.files.push(path.to_path_buf());
     let mut includes = Includes {
         stack: vec![canonical(path)],
+        read: text.len() as u64,
     };
     match parser.feed(&text, 0, Some(&mut includes)) {
         Ok(()) => Ok(parser.conf),
@@ -166,10 +198,10 @@ pub fn load_conf(path: &Path) -> Result<ConfFile, ConfError> {
     }
 }
 
-/// Reads a file as text; bytes that are not UTF-8 (old Latin-1 comments) are replaced
-/// rather than refused.
+/// Reads a file as text (at most [`MAX_CONFIG_BYTES`]); bytes that are not UTF-8 (old
+/// Latin-1 comments) are replaced rather than refused.
 fn read_text(path: &Path) -> std::io::Result<String> {
-    let bytes = fs::read(path)?;
+    let bytes = read_capped(path)?;
     Ok(match String::from_utf8(bytes) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
@@ -191,6 +223,8 @@ struct ParseError {
 /// The files being parsed, outermost first, for loop and depth checks.
 struct Includes {
     stack: Vec<PathBuf>,
+    /// Bytes read so far, the main file and every include (each time it is included).
+    read: u64,
 }
 
 #[derive(Default)]
@@ -344,6 +378,13 @@ impl Parser {
         }
         let text = read_text(&path)
             .map_err(|e| err(format!("#include \"{target}\": {}: {e}", path.display())))?;
+        includes.read += text.len() as u64;
+        if includes.read > MAX_CONFIG_BYTES {
+            return Err(err(format!(
+                "#include \"{target}\": with its includes the configuration is {}",
+                too_large()
+            )));
+        }
         let index = match self.conf.files.iter().position(|f| *f == path) {
             Some(i) => i,
             None => {

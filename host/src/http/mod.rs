@@ -16,7 +16,9 @@
 //! `400` for a malformed query or body; `413` for a body over [`MAX_BODY`]; `415` for a
 //! POST body that is not `application/x-www-form-urlencoded`. Parameters past the AMI
 //! limits ([`codec::MAX_HEADERS`], [`codec::MAX_LINE`]) get the same AMI error a TCP
-//! client gets.
+//! client gets. Before any of this, hyper bounds the request head: `414` for a request
+//! target longer than 65 534 bytes (so a query string is never longer), `431` for a
+//! head over its read buffer (about 400 KiB) or with more than 100 header lines.
 //!
 //! Events and the bounded queue: an HTTP session collects events once logged in, through
 //! the event bus's ring (`[general] eventqueue` entries, shared by all sessions, so an
@@ -333,6 +335,8 @@ async fn exchange(state: &HttpState, lease: &Lease, params: Vec<(String, String)
     }
     match lease.state.try_lock() {
         Ok(mut session) => {
+            // A request beside a busy one may have logged this session in meanwhile.
+            session.refresh_auth();
             resubscribe(shared, &mut session);
             let flow = session.dispatch(shared, req, &mut out).await;
             conclude(state, lease, &mut session, flow, &mut out);
@@ -340,14 +344,7 @@ async fn exchange(state: &HttpState, lease: &Lease, params: Vec<(String, String)
         Err(_) => {
             // Busy (a long poll): run beside it on the same session, without its event
             // stream; the events stay for the request that holds it.
-            let mut side = Session {
-                info: lease.info.clone(),
-                challenge: None,
-                events: None,
-                instances: Default::default(),
-                unauth: None,
-                write_timeout: None,
-            };
+            let mut side = Session::beside(lease.info.clone());
             let flow = side.dispatch(shared, req, &mut out).await;
             if flow == Flow::Close {
                 state.sessions.close(lease);
@@ -360,7 +357,9 @@ async fn exchange(state: &HttpState, lease: &Lease, params: Vec<(String, String)
 
 /// The message for `params`, or the AMI limit it breaks (with the message cut to the
 /// limit, so the error can echo an early `ActionID`).
-fn limited(mut params: Vec<(String, String)>) -> Result<Message, (Message, codec::Rejection)> {
+pub(crate) fn limited(
+    mut params: Vec<(String, String)>,
+) -> Result<Message, (Message, codec::Rejection)> {
     let too_long = params
         .iter()
         .any(|(n, v)| n.len() + v.len() + 4 > codec::MAX_LINE);
@@ -495,7 +494,7 @@ mod tests {
             sessions: crate::state::SessionTable::default(),
             started: now,
             reloaded: Mutex::new(now),
-            actions_run: AtomicU64::new(0),
+            registry_generation: AtomicU64::new(0),
             admission: Default::default(),
             plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
             plugin_dir: dir,

@@ -8,7 +8,7 @@
 //! dropped, as in Asterisk. Bytes from 0x80 up are text (Asterisk's signed `char` turned
 //! them into line breaks, which cut UTF-8 values apart).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Start of the `/manager` body.
 pub const HTML_HEAD: &str = "<title>Asterisk&trade; Manager Interface</title>\
@@ -116,27 +116,21 @@ pub fn html(out: &[u8]) -> String {
 /// `generic`).
 ///
 /// Each message becomes `<response type='object' id='dest'><objtype name='value' ...
-/// /></response>`: names lower-cased, a repeated name suffixed `-2`, `-3`, ...; a message
-/// ends where a line follows a control run longer than 3 (a blank line). The element
-/// name `objtype` keeps only XML name characters (others become `_`).
+/// /></response>`: names lower-cased, a repeated name suffixed `-2`, `-3`, ... (so no
+/// attribute repeats); a message ends where a line follows a control run longer than 3
+/// (a blank line). The element name `objtype` and the attribute names are made XML
+/// names (see `xml_name`).
 pub fn xml(out: &[u8], dest: &str, objtype: &str) -> String {
     if out.is_empty() {
         return String::new();
     }
-    let objtype: String = objtype
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let objtype = xml_name(objtype);
     let mut body = String::with_capacity(32 + out.len() * 2);
     body.push_str("<ajax-response>\n");
     let mut open = false;
+    // Per name, the last suffix tried; and the attribute names of the open element.
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut used: HashSet<String> = HashSet::new();
     for line in lines(out) {
         if line.run_before > 3 && open {
             body.push_str(" /></response>\n");
@@ -152,15 +146,22 @@ pub fn xml(out: &[u8], dest: &str, objtype: &str) -> String {
             body.push_str(&objtype);
             open = true;
             seen.clear();
+            used.clear();
         }
-        let name = name.to_lowercase();
+        let name = xml_name(&name.to_lowercase());
         let n = seen.entry(name.clone()).or_insert(0);
-        *n += 1;
+        let attribute = loop {
+            *n += 1;
+            let candidate = match *n {
+                1 => name.clone(),
+                n => format!("{name}-{n}"),
+            };
+            if used.insert(candidate.clone()) {
+                break candidate;
+            }
+        };
         body.push(' ');
-        escape(&name, &mut body);
-        if *n > 1 {
-            body.push_str(&format!("-{n}"));
-        }
+        body.push_str(&attribute);
         body.push_str("='");
         escape(&value, &mut body);
         body.push('\'');
@@ -170,6 +171,23 @@ pub fn xml(out: &[u8], dest: &str, objtype: &str) -> String {
     }
     body.push_str("</ajax-response>\n");
     body
+}
+
+/// `text` as an XML name: ASCII letters, digits, `_`, `-` and `.` are kept, anything else
+/// becomes `_`, and a `_` is put first unless it starts with a letter or `_`.
+fn xml_name(text: &str) -> String {
+    let mut name = String::with_capacity(text.len() + 1);
+    if !text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        name.push('_');
+    }
+    name.extend(text.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+            c
+        } else {
+            '_'
+        }
+    }));
+    name
 }
 
 #[cfg(test)]

@@ -243,7 +243,7 @@ fn check_includes(
     depth: usize,
     seen: &mut Vec<PathBuf>,
 ) -> Result<(), ConfigFileError> {
-    let Ok(bytes) = fs::read(path) else {
+    let Ok(bytes) = conf_file::read_capped(path) else {
         return Ok(());
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -426,7 +426,8 @@ fn variable_matches(v: &Variable, name: &str, matching: &str) -> bool {
 /// The file text for `categories`, as Asterisk's `config_text_file_save` lays it out: a
 /// `;!` header naming the file, the generator (`Manager`) and the creation time (UTC),
 /// then per category `[name]`, its `name = value` / `name => value` lines and a blank
-/// line. A `;` in a value is written `\;` so that it reads back as part of the value.
+/// line. A `;` in a value or a name (a file can hold one, written `\;`) is written `\;`
+/// so that it reads back as part of it.
 pub fn render(filename: &str, categories: &[Category], now: SystemTime) -> String {
     let (date, time) = utc_date_time(now);
     let mut out = String::new();
@@ -437,11 +438,12 @@ pub fn render(filename: &str, categories: &[Category], now: SystemTime) -> Strin
     out.push_str(&format!(";! Creation Date: {date} {time} UTC\n"));
     out.push_str(";!\n\n");
     for category in categories {
-        out.push_str(&format!("[{}]\n", category.name));
+        out.push_str(&format!("[{}]\n", category.name.replace(';', "\\;")));
         for var in &category.variables {
             let op = if var.object { "=>" } else { "=" };
+            let name = var.name.replace(';', "\\;");
             let value = var.value.replace(';', "\\;");
-            out.push_str(&format!("{} {op} {value}\n", var.name));
+            out.push_str(&format!("{name} {op} {value}\n"));
         }
         out.push('\n');
     }
@@ -465,6 +467,7 @@ fn write_atomic(
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
         .to_string_lossy();
+    sweep_stale_temps(dir, &name);
     let (temp, file) = create_temp(dir, &name)?;
     let written = fill(file, target, bytes).and_then(|()| rename(&temp, target));
     if let Err(e) = written {
@@ -476,6 +479,43 @@ fn write_atomic(
         tracing::warn!(dir = %dir.display(), error = %e, "fsync of config directory failed");
     }
     Ok(())
+}
+
+/// Removes temporary files of `name` left in `dir` by a host process that no longer runs
+/// (killed in the middle of a write): `.<name>.<pid>.<n>.tmp` whose pid has no
+/// `/proc/<pid>`. Our own and live processes' files are left alone.
+fn sweep_stale_temps(dir: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(rest) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|r| r.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest
+            .split_once('.')
+            .and_then(|(pid, n)| n.parse::<u64>().ok().and(pid.parse::<u32>().ok()))
+        else {
+            continue;
+        };
+        if pid != own && !Path::new("/proc").join(pid.to_string()).exists() {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %entry.path().display(), "removed a temporary file left by an interrupted write")
+                }
+                Err(e) => {
+                    tracing::debug!(file = %entry.path().display(), error = %e, "could not remove a stale temporary file")
+                }
+            }
+        }
+    }
 }
 
 /// Creates a new, empty temporary file beside `name` in `dir`.
@@ -1035,6 +1075,26 @@ mod tests {
         write_atomic(&target, b"new", |from, to| fs::rename(from, to)).unwrap();
         assert_eq!(tmp.read("manager.conf"), "new");
         assert_eq!(tmp.names(), ["manager.conf"]);
+    }
+
+    #[test]
+    fn a_write_sweeps_temp_files_left_by_a_dead_process_only() {
+        let tmp = TempDir::new("sweep");
+        let target = tmp.write("manager.conf", MANAGER);
+        // No process has pid 4294967295 (above pid_max); our own pid is alive.
+        tmp.write(".manager.conf.4294967295.3.tmp", "half");
+        let own = format!(".manager.conf.{}.999.tmp", std::process::id());
+        tmp.write(&own, "in flight");
+        tmp.write(".other.conf.4294967295.1.tmp", "another file's");
+        write_atomic(&target, b"new", |from, to| fs::rename(from, to)).unwrap();
+        assert_eq!(tmp.read("manager.conf"), "new");
+        let mut expected = vec![
+            ".other.conf.4294967295.1.tmp".to_string(),
+            own,
+            "manager.conf".to_string(),
+        ];
+        expected.sort();
+        assert_eq!(tmp.names(), expected);
     }
 
     #[test]

@@ -204,9 +204,9 @@ impl EmbeddedPbx {
 }
 
 fn features_have_atxfer(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("features.conf"))
-        .map(|t| {
-            t.lines().any(|l| {
+    crate::config::conf_file::read_capped(&dir.join("features.conf"))
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes).lines().any(|l| {
                 let l = l.split(';').next().unwrap_or("").trim();
                 l.to_ascii_lowercase().starts_with("atxfer")
             })

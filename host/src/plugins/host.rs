@@ -18,16 +18,19 @@ impl events::Host for HostState {
     ) -> wasmtime::Result<()> {
         let body = body
             .into_iter()
-            .map(|h| {
-                (
-                    crate::response::clean(&h.name).into_owned(),
-                    crate::response::clean(&h.value).into_owned(),
-                )
-            })
+            .map(|h| (clean_owned(h.name), clean_owned(h.value)))
             .collect();
-        let name = crate::response::clean(&name).into_owned();
+        let name = clean_owned(name);
         self.shared.emit(from_wit_privilege(class), &name, body);
         Ok(())
+    }
+}
+
+/// `text` with CR and LF made blanks (see [`crate::response::clean`]), reusing its buffer.
+fn clean_owned(text: String) -> String {
+    match crate::response::clean(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(cleaned) => cleaned,
     }
 }
 

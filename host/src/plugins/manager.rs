@@ -352,9 +352,7 @@ pub fn statuses(shared: &Shared) -> Vec<PluginStatus> {
                     .and_then(|c| c.loaded_at.duration_since(UNIX_EPOCH).ok())
                     .map(|d| d.as_secs())
                     .unwrap_or(0),
-                calls: c
-                    .map(|c| c.calls.load(std::sync::atomic::Ordering::Relaxed))
-                    .unwrap_or(0),
+                calls: c.map(|c| c.calls.get()).unwrap_or(0),
                 traps: c
                     .map(|c| c.traps.load(std::sync::atomic::Ordering::Relaxed))
                     .unwrap_or(0),

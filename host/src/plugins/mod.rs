@@ -2,14 +2,17 @@
 //!
 //! Each `*.wasm` in the plugin directory is compiled once (or loaded from the on-disk
 //! cache of compiled artifacts), linked against the host interfaces and pre-instantiated.
-//! Every call gets a fresh store and instance from the pooling allocator, so no guest
-//! state of one call is ever visible to another; each call runs under a CPU deadline
+//! A session's first call to a plugin version gets a fresh store and instance from the
+//! pooling allocator; the session keeps it for its next calls ([`InstanceCache`]), never
+//! sharing it, so no guest state of one session's call is visible to another session's
+//! (`host/DESIGN.md` has the measurements behind this). Each call runs under a CPU deadline
 //! (epoch ticks counted while the guest runs, not while it waits on the host) and a
 //! memory cap. A trap, a missed deadline or a memory fault fails that call only.
 
 pub mod bindings;
 mod cache;
 pub mod convert;
+pub mod counter;
 pub mod grants;
 mod host;
 mod host_pbx;
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use tokio::sync::broadcast;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{
@@ -48,6 +51,9 @@ const TICK: Duration = Duration::from_millis(10);
 
 /// Largest linear memory any plugin may be granted (the pool's slot size).
 const MAX_MEMORY_BYTES: usize = 4096 << 20;
+
+/// Memory of a freed instance slot reset in place rather than returned to the kernel.
+const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 
 /// Per-call limits of one plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +237,7 @@ pub struct LoadedPlugin {
     /// Whether its compiled form came from the cache.
     pub from_cache: bool,
     /// Calls served.
-    pub calls: AtomicU64,
+    pub calls: counter::Counter,
     /// Calls that failed in the guest.
     pub traps: AtomicU64,
     pre: PluginPre<HostState>,
@@ -244,15 +250,6 @@ impl std::fmt::Debug for LoadedPlugin {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
-}
-
-/// A plugin's reply, rendered.
-#[derive(Debug)]
-pub struct Rendered {
-    /// Wire bytes.
-    pub bytes: Bytes,
-    /// Close the session afterwards.
-    pub close: bool,
 }
 
 /// What one call needs to know about its caller.
@@ -276,6 +273,14 @@ impl PluginRuntime {
         pool.total_memories(1000);
         pool.total_tables(1000);
         pool.max_memory_size(MAX_MEMORY_BYTES);
+        // A fresh instance (a session's first call to a plugin) reuses a slot whose
+        // memory was reset. Resetting the pages a call dirtied with memset, found with
+        // PAGEMAP_SCAN where the kernel has it, keeps them mapped: no madvise, no
+        // cross-core TLB shootdown, no page faults on the next use.
+        pool.linear_memory_keep_resident(KEEP_RESIDENT_BYTES);
+        pool.table_keep_resident(64 << 10);
+        pool.pagemap_scan(wasmtime::Enabled::Auto);
+        pool.decommit_batch_size(16);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).wctx("creating the wasm engine")?;
 
@@ -407,7 +412,7 @@ impl PluginRuntime {
             grants,
             loaded_at: SystemTime::now(),
             from_cache,
-            calls: AtomicU64::new(0),
+            calls: counter::Counter::default(),
             traps: AtomicU64::new(0),
             pre,
         })
@@ -494,6 +499,9 @@ fn new_store(
 #[derive(Default)]
 pub struct InstanceCache {
     entries: Vec<Cached>,
+    /// The invoke context of the last call, reused while the session's user is the same
+    /// (its strings are lowered into the guest on every call, but built only once).
+    context: Option<types::InvokeContext>,
 }
 
 impl std::fmt::Debug for InstanceCache {
@@ -525,18 +533,34 @@ impl Drop for InstanceCache {
 }
 
 impl InstanceCache {
+    /// Takes the cached instance of `plugin` out for a call. It still counts against
+    /// [`CACHE_TOTAL`] until it is put back ([`InstanceCache::put`] with `reused`) or
+    /// given up ([`InstanceCache::give_up`]), so the common take-call-put cycle touches
+    /// no counter shared between sessions.
     fn take(&mut self, plugin: &Arc<LoadedPlugin>) -> Option<(Store<HostState>, Plugin)> {
         let i = self
             .entries
             .iter()
             .position(|c| Arc::ptr_eq(&c.plugin, plugin))?;
         let c = self.entries.remove(i);
-        CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
         Some((c.store, c.instance))
     }
 
-    fn put(&mut self, plugin: &Arc<LoadedPlugin>, store: Store<HostState>, instance: Plugin) {
-        if CACHED_INSTANCES.fetch_add(1, Ordering::Relaxed) >= CACHE_TOTAL {
+    /// Stops counting an instance taken out that will not be put back.
+    fn give_up(&mut self) {
+        CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Keeps `instance` for the session's next call; `reused` says it was taken out of
+    /// this cache (and is still counted).
+    fn put(
+        &mut self,
+        plugin: &Arc<LoadedPlugin>,
+        store: Store<HostState>,
+        instance: Plugin,
+        reused: bool,
+    ) {
+        if !reused && CACHED_INSTANCES.fetch_add(1, Ordering::Relaxed) >= CACHE_TOTAL {
             CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -556,12 +580,42 @@ impl InstanceCache {
         CACHED_INSTANCES.fetch_sub(self.entries.len(), Ordering::Relaxed);
         self.entries.clear();
     }
+
+    /// The invoke context for `caller`, built once per session and user.
+    fn context(&mut self, caller: &CallContext<'_>) -> &types::InvokeContext {
+        let auth = caller.auth;
+        let dialect = match auth.dialect {
+            Dialect::V1 => types::Dialect::V1,
+            Dialect::Modern => types::Dialect::Modern,
+        };
+        let fresh = || types::InvokeContext {
+            session_id: caller.session.id.clone(),
+            username: auth.username.clone(),
+            peer: caller.session.peer_text.clone(),
+            dialect,
+            read_privilege: convert::to_wit_privilege(auth.read),
+            write_privilege: convert::to_wit_privilege(auth.write),
+            event_mask: convert::to_wit_privilege(caller.session.event_mask()),
+        };
+        let same = matches!(&self.context,
+            Some(c) if c.username == auth.username && c.session_id == caller.session.id);
+        if !same {
+            self.context = None;
+        }
+        let ctx = self.context.get_or_insert_with(fresh);
+        ctx.dialect = dialect;
+        ctx.read_privilege = convert::to_wit_privilege(auth.read);
+        ctx.write_privilege = convert::to_wit_privilege(auth.write);
+        ctx.event_mask = convert::to_wit_privilege(caller.session.event_mask());
+        ctx
+    }
 }
 
 impl LoadedPlugin {
     /// Runs `action` for a session, on the session's cached instance of this version when
-    /// it has one, else on a fresh one. The session's event receiver is lent to the call
-    /// and handed back with the result.
+    /// it has one, else on a fresh one, and appends the rendered reply to `out` (nothing
+    /// on failure). `Ok(true)` asks to close the session afterwards. The session's event
+    /// receiver is lent to the call and handed back with the result.
     #[allow(clippy::too_many_arguments)]
     pub async fn invoke(
         self: &Arc<Self>,
@@ -572,13 +626,15 @@ impl LoadedPlugin {
         request: &crate::message::Message,
         events: Option<broadcast::Receiver<Arc<Event>>>,
         cache: &mut InstanceCache,
+        out: &mut BytesMut,
     ) -> (
-        Result<Rendered, CallFailure>,
+        Result<bool, CallFailure>,
         Option<broadcast::Receiver<Arc<Event>>>,
     ) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.calls.add(1);
         let dialect = caller.auth.dialect;
         let cached = cache.take(self);
+        let reused = cached.is_some();
         let (mut store, instance) = match cached {
             Some((mut store, instance)) => {
                 let data = store.data_mut();
@@ -601,26 +657,8 @@ impl LoadedPlugin {
                 None,
             ),
         };
-        let ctx = types::InvokeContext {
-            session_id: caller.session.id.clone(),
-            username: caller.auth.username.clone(),
-            peer: caller.session.peer_text.clone(),
-            dialect: match dialect {
-                Dialect::V1 => types::Dialect::V1,
-                Dialect::Modern => types::Dialect::Modern,
-            },
-            read_privilege: convert::to_wit_privilege(caller.auth.read),
-            write_privilege: convert::to_wit_privilege(caller.auth.write),
-            event_mask: convert::to_wit_privilege(caller.session.event_mask()),
-        };
-        let req: Vec<types::Header> = request
-            .headers()
-            .iter()
-            .map(|h| types::Header {
-                name: h.name.clone(),
-                value: h.value.clone(),
-            })
-            .collect();
+        let ctx = cache.context(&caller);
+        let req = request.header_list();
         let result = async {
             let plugin: Plugin = match instance {
                 Some(i) => i,
@@ -628,7 +666,7 @@ impl LoadedPlugin {
             };
             let resp = plugin
                 .ami_manager_action()
-                .call_invoke(&mut store, &ctx, action, &req)
+                .call_invoke(&mut store, ctx, action, req)
                 .await?;
             Ok::<_, wasmtime::Error>((plugin, resp))
         }
@@ -637,13 +675,20 @@ impl LoadedPlugin {
         let events = store.data_mut().events.take();
         let outcome = match result {
             Ok((plugin, resp)) => {
-                let rendered = render(&resp, self.limits.response_bytes);
+                let rendered = render(&resp, self.limits.response_bytes, out);
                 if rendered.is_ok() {
-                    cache.put(self, store, plugin);
+                    cache.put(self, store, plugin, reused);
+                } else if reused {
+                    cache.give_up();
                 }
                 rendered
             }
-            Err(e) => Err(classify(&e, hit_memory)),
+            Err(e) => {
+                if reused {
+                    cache.give_up();
+                }
+                Err(classify(&e, hit_memory))
+            }
         };
         if let Err(failure) = &outcome {
             self.traps.fetch_add(1, Ordering::Relaxed);
@@ -670,19 +715,38 @@ fn classify(e: &wasmtime::Error, hit_memory: bool) -> CallFailure {
     CallFailure::Trap(format!("{e:#}"))
 }
 
-/// Renders a plugin's reply to wire bytes, refusing one over `limit` bytes.
-pub fn render(resp: &types::Response, limit: usize) -> Result<Rendered, CallFailure> {
-    let mut out = BytesMut::with_capacity(128);
+/// Appends a plugin's reply to `out` as wire bytes and says whether to close the session
+/// afterwards; a reply over `limit` bytes is refused and leaves `out` as it was.
+pub fn render(
+    resp: &types::Response,
+    limit: usize,
+    out: &mut BytesMut,
+) -> Result<bool, CallFailure> {
+    let start = out.len();
+    let result = render_at(resp, limit, start, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result.map(|()| resp.close)
+}
+
+fn render_at(
+    resp: &types::Response,
+    limit: usize,
+    start: usize,
+    out: &mut BytesMut,
+) -> Result<(), CallFailure> {
     let check = |out: &BytesMut| {
-        if out.len() > limit {
-            Err(CallFailure::TooLarge(out.len()))
+        let len = out.len() - start;
+        if len > limit {
+            Err(CallFailure::TooLarge(len))
         } else {
             Ok(())
         }
     };
     for h in &resp.headers {
-        put_header(&mut out, &clean(&h.name), &clean(&h.value));
-        check(&out)?;
+        put_header(out, &clean(&h.name), &clean(&h.value));
+        check(out)?;
     }
     match &resp.follows {
         Some(text) => {
@@ -692,21 +756,18 @@ pub fn render(resp: &types::Response, limit: usize) -> Result<Rendered, CallFail
         None if !resp.headers.is_empty() => out.put_slice(b"\r\n"),
         None => {}
     }
-    check(&out)?;
+    check(out)?;
     for part in &resp.after {
         match part {
             types::Output::Message(m) => {
                 for h in m {
-                    put_header(&mut out, &clean(&h.name), &clean(&h.value));
+                    put_header(out, &clean(&h.name), &clean(&h.value));
                 }
                 out.put_slice(b"\r\n");
             }
             types::Output::Raw(text) => out.put_slice(text.as_bytes()),
         }
-        check(&out)?;
+        check(out)?;
     }
-    Ok(Rendered {
-        bytes: out.freeze(),
-        close: resp.close,
-    })
+    Ok(())
 }
