@@ -102,7 +102,11 @@ async fn asterisk_manager_conf_and_users_conf_are_accepted() {
 #[tokio::test]
 async fn sigterm_shuts_down_gracefully() {
     let mut host = Host::start();
+    // Every session that may see a system event gets it before its socket closes; one
+    // that may not (read = call) is closed without it.
     let mut c = host.login("admin", "amp111", None).await;
+    let mut d = host.login("admin", "amp111", Some("system")).await;
+    let mut reader = host.login("reader", "reader", None).await;
     let t = Instant::now();
     let status = Command::new("kill")
         .arg("-TERM")
@@ -110,9 +114,17 @@ async fn sigterm_shuts_down_gracefully() {
         .status()
         .unwrap();
     assert!(status.success());
-    let ev = c.wait_event("Shutdown").await;
-    assert_eq!(ev.get("Shutdown"), Some("Cleanly"));
-    assert!(c.closed().await);
+    for s in [&mut c, &mut d] {
+        let ev = s.wait_event("Shutdown").await;
+        assert_eq!(ev.get("Shutdown"), Some("Cleanly"));
+        assert_eq!(ev.get("Restart"), Some("False"));
+        assert_eq!(ev.get("Privilege"), Some("system,all"));
+        assert!(s.closed().await);
+    }
+    assert!(reader.closed().await);
+    let (_, rest) = reader.into_parts();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(!rest.contains("Shutdown"), "{rest:?}");
     while host.is_running() {
         assert!(t.elapsed() < Duration::from_secs(10), "host did not exit");
         tokio::time::sleep(Duration::from_millis(50)).await;
