@@ -564,12 +564,15 @@ impl InstanceCache {
             CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        // Another version of the same plugin (replaced by a hot swap) will not be
-        // called again by this session: let it go now rather than when evicted.
-        let before = self.entries.len();
-        self.entries
-            .retain(|c| Arc::ptr_eq(&c.plugin, plugin) || c.plugin.name != plugin.name);
-        CACHED_INSTANCES.fetch_sub(before - self.entries.len(), Ordering::Relaxed);
+        if !reused {
+            // A new instance: another version of the same plugin (replaced by a hot
+            // swap) will not be called again by this session; let it go now rather
+            // than when evicted.
+            let before = self.entries.len();
+            self.entries
+                .retain(|c| Arc::ptr_eq(&c.plugin, plugin) || c.plugin.name != plugin.name);
+            CACHED_INSTANCES.fetch_sub(before - self.entries.len(), Ordering::Relaxed);
+        }
         if self.entries.len() >= CACHE_PER_SESSION {
             self.entries.remove(0);
             CACHED_INSTANCES.fetch_sub(1, Ordering::Relaxed);
