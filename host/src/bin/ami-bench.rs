@@ -77,6 +77,7 @@ scenarios:
            --plugin-dir DIR --swap-plugin NAME (ping) --swap-every SECS (30)
            --config FILE (the host's; rewritten before each reload) --reload-every SECS (20)
            --max-growth PCT (10: growth that counts as an upward trend)
+           --warmup SECS (samples before it are left out of the trend)
            a rate of 0 turns a stream off; HTTP and swaps run only when given
 
 common options:
