@@ -49,25 +49,31 @@ async fn authtimeout_closes_an_idle_unauthenticated_connection() {
     );
 }
 
-#[tokio::test]
-async fn a_slowloris_client_is_closed_at_authtimeout() {
-    let host = HostBuilder::default().general("authtimeout = 2").start();
-    let stream = TcpStream::connect(host.addr).await.expect("connect");
+/// Trickles `request` one byte every 200 ms until the host closes the connection; returns
+/// how long that took and how many bytes went out. Output before the close is allowed
+/// only if `output_allowed` (the banner of a fresh connection).
+async fn trickle_until_closed(
+    stream: TcpStream,
+    request: &[u8],
+    output_allowed: bool,
+) -> (Duration, usize) {
     let (mut rd, mut wr) = stream.into_split();
     let started = Instant::now();
-    let request =
-        b"Action: Login\r\nUsername: admin\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut next = 0;
     let mut buf = vec![0u8; 4096];
     let mut tick = tokio::time::interval(Duration::from_millis(200));
-    let closed_after = loop {
+    loop {
         tokio::select! {
             r = rd.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break started.elapsed(),
-                Ok(_) => {} // the banner
+                Ok(0) | Err(_) => return (started.elapsed(), next),
+                Ok(n) => assert!(
+                    output_allowed,
+                    "unexpected output: {:?}",
+                    String::from_utf8_lossy(&buf[..n])
+                ),
             },
             _ = tick.tick() => {
-                assert!(started.elapsed() < Duration::from_secs(10), "slowloris kept its connection");
+                assert!(started.elapsed() < Duration::from_secs(10), "the trickling client kept its connection");
                 if next < request.len() {
                     // Errors here just mean the host already closed.
                     let _ = wr.write_all(&request[next..next + 1]).await;
@@ -75,7 +81,16 @@ async fn a_slowloris_client_is_closed_at_authtimeout() {
                 }
             }
         }
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_slowloris_client_is_closed_at_authtimeout() {
+    let host = HostBuilder::default().general("authtimeout = 2").start();
+    let stream = TcpStream::connect(host.addr).await.expect("connect");
+    let request =
+        b"Action: Login\r\nUsername: admin\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let (closed_after, next) = trickle_until_closed(stream, request, true).await;
     assert!(
         closed_after >= Duration::from_millis(1800) && closed_after < Duration::from_secs(6),
         "closed after {closed_after:?}"
@@ -574,28 +589,8 @@ async fn a_logged_in_client_trickling_a_request_is_closed_at_messagetimeout() {
 
     let client = host.login("admin", "amp111", Some("off")).await;
     let (stream, _) = client.into_parts();
-    let (mut rd, mut wr) = stream.into_split();
-    let started = Instant::now();
     let request = b"Action: Ping\r\nActionID: slow\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let mut next = 0;
-    let mut buf = vec![0u8; 4096];
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    let closed_after = loop {
-        tokio::select! {
-            r = rd.read(&mut buf) => match r {
-                Ok(0) | Err(_) => break started.elapsed(),
-                Ok(n) => panic!("unexpected output: {:?}", String::from_utf8_lossy(&buf[..n])),
-            },
-            _ = tick.tick() => {
-                assert!(started.elapsed() < Duration::from_secs(10), "the trickling client kept its connection");
-                if next < request.len() {
-                    // Errors here just mean the host already closed.
-                    let _ = wr.write_all(&request[next..next + 1]).await;
-                    next += 1;
-                }
-            }
-        }
-    };
+    let (closed_after, next) = trickle_until_closed(stream, request, false).await;
     assert!(
         closed_after >= Duration::from_millis(1800) && closed_after < Duration::from_secs(6),
         "closed after {closed_after:?}"
