@@ -95,21 +95,11 @@ impl Session {
         };
         let info = Arc::new(SessionInfo::new(peer, transport, dialect, mask));
         shared.sessions.insert(info.clone());
-        Session {
-            auth: info.auth(),
-            registry: None,
-            drained_at: 0,
-            info,
-            challenge: None,
-            events: None,
-            instances: InstanceCache::default(),
-            unauth: None,
-            write_timeout: None,
-        }
+        Session::beside(info)
     }
 
-    /// A second handle on an existing session (AMI over HTTP: a request that runs beside
-    /// a long poll), without its event stream.
+    /// A handle on the session `info` without an event stream: a new session's first
+    /// state, and for AMI over HTTP a request that runs beside a long poll.
     pub fn beside(info: Arc<SessionInfo>) -> Session {
         Session {
             auth: info.auth(),
