@@ -111,6 +111,10 @@ pub struct General {
     /// is 100 ms; ours is larger so that a busy machine (the test suite runs many hosts
     /// on a loaded 2-core box, over loopback) does not drop healthy listeners.
     pub writetimeout: u64,
+    /// `busypoll`: microseconds a session polls for its client's next request after a
+    /// reply, while that client answers quickly (50, 0..=1000; 0 turns polling off). See
+    /// [`crate::busypoll`]. Read when a session connects.
+    pub busypoll: u32,
 }
 
 impl Default for General {
@@ -132,6 +136,7 @@ impl Default for General {
             loginfailures: 10,
             loginfailurewindow: 60,
             writetimeout: 5000,
+            busypoll: 50,
         }
     }
 }
@@ -722,6 +727,7 @@ const GENERAL_KEYS: &[&str] = &[
     "loginfailures",
     "loginfailurewindow",
     "writetimeout",
+    "busypoll",
 ];
 const PLUGINS_KEYS: &[&str] = &[
     "dir",
@@ -758,6 +764,7 @@ const AUTHLIMIT_RANGE: (i64, i64) = (1, 100_000);
 const LOGINFAILURES_RANGE: (i64, i64) = (0, 1_000_000);
 const LOGINFAILUREWINDOW_RANGE: (i64, i64) = (1, 86_400);
 const WRITETIMEOUT_RANGE: (i64, i64) = (100, i64::MAX);
+const BUSYPOLL_RANGE: (i64, i64) = (0, 1000);
 
 impl<'a> TomlReader<'a> {
     fn line(&self, span: &Range<usize>) -> usize {
@@ -983,6 +990,7 @@ impl<'a> TomlReader<'a> {
                     g.loginfailurewindow = self.int(&e, LOGINFAILUREWINDOW_RANGE)?
                 }
                 "writetimeout" => g.writetimeout = self.int(&e, WRITETIMEOUT_RANGE)?,
+                "busypoll" => g.busypoll = self.int(&e, BUSYPOLL_RANGE)?,
                 _ => return Err(self.unknown(&e, GENERAL_KEYS)),
             }
         }
@@ -1353,6 +1361,7 @@ impl ConfReader<'_> {
                     g.loginfailurewindow = self.ranged(cat, var, LOGINFAILUREWINDOW_RANGE)?
                 }
                 "writetimeout" => g.writetimeout = self.ranged(cat, var, WRITETIMEOUT_RANGE)?,
+                "busypoll" => g.busypoll = self.ranged(cat, var, BUSYPOLL_RANGE)?,
                 key if IGNORED_GENERAL_KEYS.contains(&key) => {
                     tracing::debug!(key = %var.name, line = var.line, "manager.conf [general] key ignored");
                 }
@@ -2371,13 +2380,14 @@ secret = pa\;ss
                 g.authlimit,
                 g.loginfailures,
                 g.loginfailurewindow,
-                g.writetimeout
+                g.writetimeout,
+                g.busypoll
             ),
-            (30, 50, 10, 60, 5000)
+            (30, 50, 10, 60, 5000, 50)
         );
         let c = toml(
             "[general]\nauthtimeout = 2\nauthlimit = 5\nloginfailures = 0\nloginfailurewindow = 10\n\
-             writetimeout = 250\n[users.slow]\nsecret = \"s\"\nwritetimeout = 100\n",
+             writetimeout = 250\nbusypoll = 0\n[users.slow]\nsecret = \"s\"\nwritetimeout = 100\n",
         )
         .unwrap();
         let g = &c.general;
@@ -2387,9 +2397,10 @@ secret = pa\;ss
                 g.authlimit,
                 g.loginfailures,
                 g.loginfailurewindow,
-                g.writetimeout
+                g.writetimeout,
+                g.busypoll
             ),
-            (2, 5, 0, 10, 250)
+            (2, 5, 0, 10, 250, 0)
         );
         assert_eq!(c.user("slow").unwrap().writetimeout, Some(100));
         for (text, line, key) in [
@@ -2412,6 +2423,7 @@ secret = pa\;ss
                 "general.loginfailurewindow",
             ),
             ("[general]\nwritetimeout = 99\n", 2, "general.writetimeout"),
+            ("[general]\nbusypoll = 1001\n", 2, "general.busypoll"),
             ("[users.a]\nwritetimeout = 50\n", 2, "users.a.writetimeout"),
         ] {
             let (l, k, _) = invalid(toml(text));
@@ -2422,7 +2434,7 @@ secret = pa\;ss
         let path = dir.write(
             "manager.conf",
             "[general]\nauthtimeout = 5\nauthlimit = 7\nloginfailures = 3\nloginfailurewindow = 30\n\
-             writetimeout = 300\n[u]\nsecret = x\nwritetimeout = 150\n",
+             writetimeout = 300\nbusypoll = 200\n[u]\nsecret = x\nwritetimeout = 150\n",
         );
         let c = Config::load(&path).unwrap();
         let g = &c.general;
@@ -2432,9 +2444,10 @@ secret = pa\;ss
                 g.authlimit,
                 g.loginfailures,
                 g.loginfailurewindow,
-                g.writetimeout
+                g.writetimeout,
+                g.busypoll
             ),
-            (5, 7, 3, 30, 300)
+            (5, 7, 3, 30, 300, 200)
         );
         assert_eq!(c.user("u").unwrap().writetimeout, Some(150));
         for (text, line, key) in [
@@ -2446,6 +2459,7 @@ secret = pa\;ss
                 "loginfailurewindow",
             ),
             ("[u]\nsecret = x\nwritetimeout = 99\n", 3, "writetimeout"),
+            ("[general]\nbusypoll = -1\n", 2, "busypoll"),
         ] {
             let path = dir.write("manager.conf", text);
             match Config::load(&path) {

@@ -3,7 +3,8 @@
 //! Layout:
 //! - [`codec`], [`message`], [`response`]: the wire format, without I/O;
 //! - [`privilege`], [`dialect`], [`auth`]: classes, dialects, login;
-//! - [`admission`]: `authlimit` and the login failure budget;
+//! - [`admission`]: `authlimit` and the login failure budget; [`busypoll`]: polling
+//!   for a quick client's next request;
 //! - [`config`]: TOML and Asterisk-format configuration;
 //! - [`events`]: the event bus; [`registry`]: the action table;
 //! - [`plugins`]: the wasm engine, loading, sandboxed calls, host interfaces;
@@ -15,6 +16,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod busypoll;
 pub mod cli;
 pub mod clock;
 pub mod codec;

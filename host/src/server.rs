@@ -79,6 +79,7 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Shared>> {
         reloaded: Mutex::new(now),
         registry_generation: AtomicU64::new(0),
         admission: Default::default(),
+        spinners: Default::default(),
     });
     crate::plugins::manager::rescan(&shared, &dir)
         .await

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::watch;
@@ -35,6 +35,7 @@ use tokio::time::Instant;
 
 use crate::admission::{Budget, UnauthGuard};
 use crate::auth;
+use crate::busypoll::Pacer;
 use crate::codec::{Decoder, Frame};
 use crate::dialect::Dialect;
 use crate::events::{put_header, Event};
@@ -361,6 +362,11 @@ impl Session {
         Ok(())
     }
 
+    /// Whether events were published since this session last found its queue empty.
+    fn events_waiting(&self, shared: &Shared) -> bool {
+        self.events.is_some() && shared.bus.published() != self.drained_at
+    }
+
     /// Drops the session from the session table and logs the logoff.
     pub fn finish(&self, shared: &Shared) {
         shared.sessions.remove(&self.info.id);
@@ -538,9 +544,13 @@ async fn run(
     }
     // When the request now arriving began, and when it must be complete by.
     let mut message_deadline: Option<Instant> = None;
+    let busypoll = u64::from(shared.config().general.busypoll);
+    let mut pacer = Pacer::new(Duration::from_micros(busypoll));
     loop {
         // Serve every complete request already buffered, in order, then flush once.
+        let mut answered = false;
         while let Some(frame) = decoder.decode(&mut inbuf) {
+            answered = true;
             message_deadline = None;
             let flow = match frame {
                 Frame::Message(lines) => {
@@ -571,6 +581,19 @@ async fn run(
             flush!();
             if out.capacity() > 256 * 1024 {
                 out = BytesMut::with_capacity(1024);
+            }
+        }
+        if answered && session.auth.authenticated {
+            if let Some(window) = pacer.replied() {
+                match poll_briefly(shared, session, &reader, &mut inbuf, window).await? {
+                    Polled::Request | Polled::Events => {
+                        pacer.polled(true);
+                        continue;
+                    }
+                    Polled::Closed => return Ok(()),
+                    Polled::Nothing => pacer.polled(false),
+                    Polled::Busy => {}
+                }
             }
         }
         if !decoder.message_pending(&inbuf) {
@@ -635,6 +658,54 @@ async fn run(
         if inbuf.capacity() > 64 * 1024 && inbuf.is_empty() {
             inbuf = BytesMut::with_capacity(1024);
         }
+    }
+}
+
+/// What [`poll_briefly`] found.
+enum Polled {
+    /// Request bytes, now in the input buffer.
+    Request,
+    /// The peer closed the connection.
+    Closed,
+    /// Events for the session.
+    Events,
+    /// Nothing within the window.
+    Nothing,
+    /// No polling slot was free.
+    Busy,
+}
+
+/// Busy polling (see [`crate::busypoll`]): reads the socket without sleeping, yielding
+/// between attempts, until a request or an event arrives or `window` passes. Does nothing
+/// when the most sessions allowed to poll at once already do.
+async fn poll_briefly(
+    shared: &Shared,
+    session: &Session,
+    reader: &OwnedReadHalf,
+    inbuf: &mut BytesMut,
+    window: Duration,
+) -> std::io::Result<Polled> {
+    let Some(_slot) = shared.spinners.try_acquire() else {
+        return Ok(Polled::Busy);
+    };
+    let until = std::time::Instant::now() + window;
+    loop {
+        match reader.try_read_buf(inbuf) {
+            Ok(0) => return Ok(Polled::Closed),
+            Ok(_) => return Ok(Polled::Request),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        if session.events_waiting(shared) {
+            return Ok(Polled::Events);
+        }
+        if std::time::Instant::now() >= until {
+            return Ok(Polled::Nothing);
+        }
+        // Let the other threads on this CPU (the client's, often) run, then this
+        // worker's other tasks; the runtime polls the sockets' readiness meanwhile.
+        std::thread::yield_now();
+        tokio::task::yield_now().await;
     }
 }
 

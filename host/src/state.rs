@@ -43,6 +43,8 @@ pub struct Shared {
     pub registry_generation: AtomicU64,
     /// Unauthenticated-session count and login failure budget.
     pub admission: crate::admission::Admission,
+    /// Sessions busy polling now (`[general] busypoll`).
+    pub spinners: crate::busypoll::Spinners,
 }
 
 impl Shared {

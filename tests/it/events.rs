@@ -372,3 +372,69 @@ async fn session_permission_checks_reach_plugins() {
         .await;
     assert_eq!(m.get("ReadAllowed"), Some("no"));
 }
+
+/// With busy polling on (a long window, so polls overlap the other session's events), a
+/// session in a quick request/reply loop gets every reply in order and every event
+/// published meanwhile, and an idle host does not keep polling.
+#[tokio::test]
+async fn busy_polling_session_misses_no_reply_or_event() {
+    let host = HostBuilder::default().general("busypoll = 1000").start();
+    let mut quick = host.login("admin", "amp111", Some("user")).await;
+    let mut driver = host.login("admin", "amp111", Some("off")).await;
+    const N: usize = 200;
+    let sender = tokio::spawn(async move {
+        for i in 0..N {
+            let seq = format!("Seq: {i}");
+            driver
+                .send(&["Action: UserEvent", "UserEvent: Poll", &seq])
+                .await;
+            assert_eq!(driver.read_reply().await.get("Response"), Some("Success"));
+        }
+        driver
+    });
+    let mut events = Vec::new();
+    for i in 0..N {
+        let id = format!("ActionID: p{i}");
+        quick.send(&["Action: Ping", &id]).await;
+        loop {
+            let m = quick.read_msg().await;
+            if m.is_event("UserEvent") {
+                events.push(m.get("Seq").unwrap_or_default().to_string());
+                continue;
+            }
+            assert_eq!(
+                m.get("ActionID"),
+                Some(format!("p{i}").as_str()),
+                "{}",
+                m.raw
+            );
+            assert_eq!(m.get("Response"), Some("Pong"), "{}", m.raw);
+            break;
+        }
+    }
+    let _driver = sender.await.expect("sender");
+    while events.len() < N {
+        let m = quick.wait_event("UserEvent").await;
+        events.push(m.get("Seq").unwrap_or_default().to_string());
+    }
+    let want: Vec<String> = (0..N).map(|i| i.to_string()).collect();
+    assert_eq!(events, want);
+
+    // Idle now: nothing polls.
+    let ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", host.pid())).expect("stat");
+        let after_comm = &stat[stat.rfind(')').expect("comm") + 2..];
+        let f: Vec<u64> = after_comm
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|v| v.parse().expect("ticks"))
+            .collect();
+        f[0] + f[1]
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = ticks();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = ticks() - before;
+    assert!(used <= 10, "an idle host used {used} ticks in 1 s");
+}

@@ -127,6 +127,7 @@ pub(super) fn test_shared(config: Config, pbx: Arc<dyn Pbx>) -> Arc<Shared> {
         reloaded: Mutex::new(now),
         registry_generation: AtomicU64::new(0),
         admission: Default::default(),
+        spinners: Default::default(),
         plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
         plugin_dir: {
             let d = std::env::temp_dir().join(format!("amihost-cli-tests-{}", std::process::id()));

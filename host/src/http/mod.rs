@@ -496,6 +496,7 @@ mod tests {
             reloaded: Mutex::new(now),
             registry_generation: AtomicU64::new(0),
             admission: Default::default(),
+            spinners: Default::default(),
             plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
             plugin_dir: dir,
             reload_lock: tokio::sync::Mutex::new(()),
