@@ -1,6 +1,7 @@
 //! Micro-benchmark of one plugin call: an in-process host (`server::start` with the
 //! built-in plugins), one logged-in `Session`, and `Session::dispatch` of `Action: Ping`
-//! in a loop. Prints the median µs per call over the rounds.
+//! (and of `UserEvent`, and of an unknown action) in a loop. Prints the median µs per
+//! call over the rounds.
 //! `plugins/build.sh && cargo bench -p ami-host --bench plugin_call`
 //!
 //! The plugin directory is `$AMIHOST_PLUGIN_DIR`, else `<target>/plugins` (cargo's target
@@ -11,12 +12,13 @@ use std::hint::black_box;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ami_host::config::Config;
 use ami_host::message::Message;
 use ami_host::session::{Flow, Session};
-use ami_host::state::Transport;
+use ami_host::state::{Shared, Transport};
 use bytes::BytesMut;
 
 const CALLS: usize = 200;
@@ -117,57 +119,68 @@ write = "all"
     }
     println!("reply: {:?}", reply);
 
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS + ROUNDS / 10 {
-        let t = Instant::now();
-        for _ in 0..CALLS {
-            out.clear();
-            black_box(session.dispatch(&shared, ping(), &mut out).await);
-        }
-        let us = t.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
-        if round >= ROUNDS / 10 {
-            samples.push(us);
-        }
-    }
+    let samples = rounds(&mut session, &shared, &mut out, false, ping).await;
     report("Session::dispatch(Ping), the session's instance", samples);
 
     // A fresh instance for every call (what a session's first call to a plugin costs,
     // and what every call would cost without per-session reuse): the session's
     // instance cache is emptied before each call.
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS + ROUNDS / 10 {
-        let t = Instant::now();
-        for _ in 0..CALLS {
-            out.clear();
-            session.instances.clear();
-            black_box(session.dispatch(&shared, ping(), &mut out).await);
-        }
-        let us = t.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
-        if round >= ROUNDS / 10 {
-            samples.push(us);
-        }
-    }
+    let samples = rounds(&mut session, &shared, &mut out, true, ping).await;
     report("Session::dispatch(Ping), fresh instance", samples);
+
+    // UserEvent, as `ami-bench events` sends it: the call, the event it emits (published
+    // on the bus, rendered for no one) and the reply. This is the serial part of one
+    // sending session's work per event.
+    let user_event = || {
+        Message::from_pairs([
+            ("Action", "UserEvent"),
+            ("UserEvent", "Bench"),
+            ("BenchSrc", "0"),
+            ("BenchSeq", "123456"),
+            ("BenchTs", "987654321"),
+        ])
+    };
+    let samples = rounds(&mut session, &shared, &mut out, false, user_event).await;
+    report(
+        "Session::dispatch(UserEvent), the session's instance",
+        samples,
+    );
 
     // The same request answered without a plugin (an unknown action), for the overhead
     // of the dispatcher itself.
-    let mut samples = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS + ROUNDS / 10 {
-        let t = Instant::now();
-        for _ in 0..CALLS {
-            out.clear();
-            let req = Message::from_pairs([("Action", "NoSuchAction"), ("ActionID", "1")]);
-            black_box(session.dispatch(&shared, req, &mut out).await);
-        }
-        let us = t.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
-        if round >= ROUNDS / 10 {
-            samples.push(us);
-        }
-    }
+    let unknown = || Message::from_pairs([("Action", "NoSuchAction"), ("ActionID", "1")]);
+    let samples = rounds(&mut session, &shared, &mut out, false, unknown).await;
     report("Session::dispatch(unknown action), no plugin", samples);
     session.finish(&shared);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
+}
+
+/// Per-call times (us) of `ROUNDS` rounds of `CALLS` dispatches of `request()`, after a
+/// tenth as many warm-up rounds; `fresh` empties the session's instance cache first.
+async fn rounds(
+    session: &mut Session,
+    shared: &Arc<Shared>,
+    out: &mut BytesMut,
+    fresh: bool,
+    request: impl Fn() -> Message,
+) -> Vec<f64> {
+    let mut samples = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS + ROUNDS / 10 {
+        let t = Instant::now();
+        for _ in 0..CALLS {
+            out.clear();
+            if fresh {
+                session.instances.clear();
+            }
+            black_box(session.dispatch(shared, request(), out).await);
+        }
+        let us = t.elapsed().as_secs_f64() * 1e6 / CALLS as f64;
+        if round >= ROUNDS / 10 {
+            samples.push(us);
+        }
+    }
+    samples
 }
 
 /// Prints the median (and range) of per-call samples in microseconds.
@@ -175,7 +188,7 @@ fn report(what: &str, mut samples: Vec<f64>) {
     samples.sort_by(f64::total_cmp);
     if let (Some(min), Some(max)) = (samples.first(), samples.last()) {
         println!(
-            "{what:<46} median {:>9.2} us/call (min {min:.2}, max {max:.2}; {ROUNDS} rounds of {CALLS})",
+            "{what:<52} median {:>9.2} us/call (min {min:.2}, max {max:.2}; {ROUNDS} rounds of {CALLS})",
             samples[samples.len() / 2],
         );
     }
