@@ -106,6 +106,9 @@ fn parse_args() -> Result<Command, String> {
     }
 }
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let command = match parse_args() {
         Ok(c) => c,
