@@ -37,6 +37,9 @@ pub struct Event {
     parts: [Option<Arc<EventPart>>; 2],
     /// `Timestamp:` value (seconds, microseconds) when `timestampevents` is on.
     pub timestamp: Option<(u64, u32)>,
+    /// Header lines already in wire form (`Name: value\r\n`...), written after the
+    /// parts' `body` in both dialects: how events emitted by plugins arrive.
+    lines: Bytes,
     rendered: [OnceLock<Bytes>; 2],
 }
 
@@ -58,8 +61,17 @@ impl Event {
         Event {
             parts: [Some(part.clone()), Some(part)],
             timestamp: timestamped.then(now),
+            lines: Bytes::new(),
             rendered: [OnceLock::new(), OnceLock::new()],
         }
+    }
+
+    /// A new event, the same in both dialects, whose body is `lines`: header lines
+    /// already in wire form (each `Name: value\r\n`, names and values without CR or LF).
+    pub fn from_lines(class: Privilege, name: String, lines: Bytes, timestamped: bool) -> Event {
+        let mut event = Event::new(class, name, Vec::new(), timestamped);
+        event.lines = lines;
+        event
     }
 
     /// An event shaped per dialect; `None` leaves it out of that dialect.
@@ -71,6 +83,7 @@ impl Event {
         Event {
             parts: [v1.map(Arc::new), modern.map(Arc::new)],
             timestamp: timestamped.then(now),
+            lines: Bytes::new(),
             rendered: [OnceLock::new(), OnceLock::new()],
         }
     }
@@ -92,7 +105,7 @@ impl Event {
         let Some(part) = self.part(dialect) else {
             return Bytes::new();
         };
-        let mut out = BytesMut::with_capacity(64 + part.body.len() * 32);
+        let mut out = BytesMut::with_capacity(64 + part.body.len() * 32 + self.lines.len());
         put_header(&mut out, "Event", &part.name);
         put_header(&mut out, "Privilege", &part.class.render(dialect.classes()));
         if let Some((s, us)) = self.timestamp {
@@ -101,6 +114,7 @@ impl Event {
         for (n, v) in &part.body {
             put_header(&mut out, n, v);
         }
+        out.put_slice(&self.lines);
         out.put_slice(b"\r\n");
         out.freeze()
     }
@@ -117,7 +131,7 @@ impl Event {
                         .sum::<usize>()
             })
         };
-        3 * part(&self.parts[0]).max(part(&self.parts[1]))
+        3 * (part(&self.parts[0]).max(part(&self.parts[1])) + self.lines.len())
     }
 
     /// The `Event:` name (of the 1.0 form, else the modern one).
@@ -304,6 +318,36 @@ mod tests {
         let _rx = bus.subscribe();
         assert_eq!(bus.publish(sized(5000)), 0);
         assert_eq!(bus.publish(sized(10)), 1);
+    }
+
+    #[test]
+    fn an_event_from_wire_lines_renders_and_weighs_like_its_headers() {
+        let lines = Bytes::from_static(b"UserEvent: X\r\nPad: yyyy\r\n");
+        let ev = Event::from_lines(Privilege::USER, "UserEvent".into(), lines, false);
+        let parsed = Event::new(
+            Privilege::USER,
+            "UserEvent",
+            vec![
+                ("UserEvent".into(), "X".into()),
+                ("Pad".into(), "yyyy".into()),
+            ],
+            false,
+        );
+        for d in [Dialect::V1, Dialect::Modern] {
+            assert_eq!(ev.bytes(d), parsed.bytes(d));
+        }
+        assert_eq!(
+            &ev.bytes(Dialect::V1)[..],
+            b"Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: X\r\nPad: yyyy\r\n\r\n"
+        );
+        // A big body counts against the ring's byte budget either way.
+        let big = Event::from_lines(
+            Privilege::USER,
+            "UserEvent".into(),
+            Bytes::from(format!("Pad: {}\r\n", "x".repeat(20_000))),
+            false,
+        );
+        assert!(big.weight() >= 3 * 20_000);
     }
 
     #[test]

@@ -99,6 +99,13 @@ impl Shared {
         self.bus.publish(Event::new(class, name, body, timestamped));
     }
 
+    /// `manager_event` with a body already in wire form (see [`Event::from_lines`]).
+    pub fn emit_lines(&self, class: Privilege, name: String, lines: bytes::Bytes) {
+        let timestamped = self.config().general.timestampevents;
+        self.bus
+            .publish(Event::from_lines(class, name, lines, timestamped));
+    }
+
     /// `check_manager_enabled`.
     pub fn manager_enabled(&self) -> bool {
         self.config().general.enabled

@@ -438,3 +438,21 @@ async fn busy_polling_session_misses_no_reply_or_event() {
     let used = ticks() - before;
     assert!(used <= 10, "an idle host used {used} ticks in 1 s");
 }
+
+/// A bare CR inside a UserEvent header (and in its name) reaches listeners as a blank:
+/// it cannot end a line of the event and start a header, or an event, of its own.
+#[tokio::test]
+async fn user_event_header_cannot_smuggle_a_line() {
+    let host = Host::start();
+    let mut listener = host.login("admin", "amp111", Some("user")).await;
+    let mut driver = host.login("admin", "amp111", Some("off")).await;
+    driver
+        .send_raw(b"Action: UserEvent\r\nUserEvent: X\rY\r\nFoo: a\rEvent: Injected\r\n\r\n")
+        .await;
+    assert_eq!(driver.read_reply().await.get("Response"), Some("Success"));
+    let ev = listener.wait_event("UserEvent").await;
+    assert_eq!(
+        ev.raw,
+        "Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: X Y\r\nAction: UserEvent\r\nFoo: a Event: Injected\r\n\r\n"
+    );
+}

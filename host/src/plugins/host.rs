@@ -3,35 +3,50 @@
 
 use std::sync::Arc;
 
-use super::bindings::ami::manager::{core, events, log, session, types};
+use bytes::BytesMut;
+use wasmtime::component::{ComponentType, Lift, WasmList, WasmStr};
+use wasmtime::StoreContextMut;
+
+use super::bindings::ami::manager::{core, log, session, types};
 use super::convert::{from_wit_privilege, to_wit_privilege};
 use super::HostState;
+use crate::events::put_header;
+use crate::response::clean;
 
 impl types::Host for HostState {}
 
-impl events::Host for HostState {
-    async fn emit(
-        &mut self,
-        class: types::Privilege,
-        name: String,
-        body: types::Message,
-    ) -> wasmtime::Result<()> {
-        let body = body
-            .into_iter()
-            .map(|h| (clean_owned(h.name), clean_owned(h.value)))
-            .collect();
-        let name = clean_owned(name);
-        self.shared.emit(from_wit_privilege(class), &name, body);
-        Ok(())
-    }
+/// A header as the guest holds it, read in place (no copy until it is rendered).
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub(super) struct GuestHeader {
+    name: WasmStr,
+    value: WasmStr,
 }
 
-/// `text` with CR and LF made blanks (see [`crate::response::clean`]), reusing its buffer.
-fn clean_owned(text: String) -> String {
-    match crate::response::clean(&text) {
-        std::borrow::Cow::Borrowed(_) => text,
-        std::borrow::Cow::Owned(cleaned) => cleaned,
+/// `events.emit`, defined by hand rather than through the bindings so that the body is
+/// read straight from guest memory into the event's wire form: no string per header.
+/// Names and values have CR and LF made blanks (see [`crate::response::clean`]).
+pub(super) fn emit(
+    mut store: StoreContextMut<'_, HostState>,
+    (class, name, body): (types::Privilege, WasmStr, WasmList<GuestHeader>),
+) -> wasmtime::Result<()> {
+    if store.data().shared.bus.receivers() == 0 {
+        return Ok(());
     }
+    // The headers' places in guest memory first (the list borrows the store while it is
+    // read), then their text.
+    let headers = body
+        .iter(&mut store)?
+        .collect::<wasmtime::Result<Vec<_>>>()?;
+    let name = clean(&name.to_str(&store)?).into_owned();
+    let mut lines = BytesMut::with_capacity(32 * headers.len());
+    for header in &headers {
+        let (n, v) = (header.name.to_str(&store)?, header.value.to_str(&store)?);
+        put_header(&mut lines, &clean(&n), &clean(&v));
+    }
+    let shared = &store.data().shared;
+    shared.emit_lines(from_wit_privilege(class), name, lines.freeze());
+    Ok(())
 }
 
 impl session::Host for HostState {

@@ -296,7 +296,9 @@ impl PluginRuntime {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         use bindings::ami::manager as m;
         m::types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
-        m::events::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        linker
+            .instance("ami:manager/events@1.0.0")?
+            .func_wrap("emit", host::emit)?;
         m::session::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::core::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
