@@ -8,11 +8,11 @@
 //! each round trip. Polling for a while after each reply keeps the CPU awake for the next
 //! request when it comes soon; when it does not, the session sleeps as usual.
 //!
-//! The cost is bounded three ways: a session polls only after a reply, and backs off
-//! when its polls find nothing ([`Pacer`]: an idle or slow client costs one fruitless
-//! poll per [`MAX_SKIP`] replies at most); at most [`Spinners::cap`] sessions poll at
-//! once; and each poll yields to the runtime (other tasks run) and to the OS (other
-//! threads on the same CPU, the client's included, run) between attempts.
+//! The cost is bounded three ways: a logged-in session polls only after a reply, and
+//! backs off when its polls find nothing ([`Pacer`]: an idle or slow client costs one
+//! fruitless poll per [`MAX_SKIP`] replies at most); at most [`Spinners::cap`] sessions
+//! poll at once; and each poll yields to the runtime (other tasks run) and to the OS
+//! (other threads on the same CPU, the client's included, run) between attempts.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
