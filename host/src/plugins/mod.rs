@@ -296,8 +296,9 @@ impl PluginRuntime {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         use bindings::ami::manager as m;
         m::types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
+        // `events.emit` reads its body in place (see `host::emit`), not through bindings.
         linker
-            .instance("ami:manager/events@1.0.0")?
+            .instance(&format!("ami:manager/events@{CONTRACT_VERSION}"))?
             .func_wrap("emit", host::emit)?;
         m::session::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
