@@ -368,6 +368,21 @@ impl Host {
             .expect("VmRSS")
     }
 
+    /// CPU time the host has used (user + system), in clock ticks (1/100 s), from
+    /// `/proc/PID/stat`.
+    pub fn cpu_ticks(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).expect("stat");
+        // Fields after the command name (which may hold blanks): state is field 3,
+        // utime 14 and stime 15.
+        let after_comm = &stat[stat.rfind(')').expect("comm") + 2..];
+        after_comm
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|v| v.parse::<u64>().expect("ticks"))
+            .sum()
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
