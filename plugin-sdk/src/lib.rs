@@ -83,12 +83,13 @@
 #[global_allocator]
 static ALLOCATOR: alloc::SmallAlloc = alloc::SmallAlloc::new();
 
-/// The generated bindings of the `ami:manager@1.0.0` world `plugin`. Not part of the API.
+/// The generated bindings of the `ami:manager@1.1.0` world `plugin-packed`. Not part of
+/// the API.
 #[doc(hidden)]
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod wit {
     wit_bindgen::generate!({
-        world: "plugin",
+        world: "plugin-packed",
         path: "../wit",
         pub_export_macro: true,
         default_bindings_module: "$crate::wit",
@@ -107,6 +108,7 @@ pub mod log;
 mod macros;
 pub mod mailboxes;
 pub mod modules;
+mod packed;
 mod privilege;
 mod request;
 mod response;
@@ -136,9 +138,9 @@ pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// # Example
 ///
 /// ```no_run
-/// assert_eq!(ami_plugin_sdk::CONTRACT_VERSION, "1.0.0");
+/// assert_eq!(ami_plugin_sdk::CONTRACT_VERSION, "1.1.0");
 /// ```
-pub const CONTRACT_VERSION: &str = "1.0.0";
+pub const CONTRACT_VERSION: &str = "1.1.0";
 
 /// The names a plugin usually needs: `use ami_plugin_sdk::prelude::*;`.
 ///
@@ -159,10 +161,11 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     use crate::wit::ami::manager::types as wit;
-    use crate::wit::exports::ami::manager::action;
+    use crate::wit::exports::ami::manager::{action, action_packed};
     use crate::{ActionInfo, Context, Privilege, Request, Response};
 
     pub use action::{Guest, PluginInfo};
+    pub use action_packed::Guest as GuestPacked;
     pub use wit::{InvokeContext, Message as WitMessage, Response as WitResponse};
 
     /// An action handler.
@@ -223,16 +226,34 @@ pub mod __private {
         }
     }
 
-    /// The `invoke()` export: converts the call, runs `run` (the plugin's `ami_invoke`)
-    /// and converts the reply.
-    pub fn invoke(
-        ctx: InvokeContext,
-        action: &str,
-        request: WitMessage,
-        run: fn(&str, &Request, &Context) -> Response,
-    ) -> WitResponse {
-        // A panic ends the call with a trap; route its message to the host's log (the
-        // default hook would write to stderr, which plugins do not have).
+    /// What a plugin's `ami_invoke` is.
+    pub type Run = fn(&str, &Request, &Context) -> Response;
+
+    /// The `action.invoke` export: converts the call, runs `run` (the plugin's
+    /// `ami_invoke`) and converts the reply.
+    pub fn invoke(ctx: InvokeContext, action: &str, request: WitMessage, run: Run) -> WitResponse {
+        route_panics();
+        let ctx = Context::from_wit(ctx);
+        let req = Request::from_wit(request, ctx.dialect());
+        run(action, &req, &ctx).into_wit()
+    }
+
+    /// The `action-packed.invoke` export: the same call, packed (see `wit/action.wit`).
+    pub fn invoke_packed(request: Vec<u8>, run: Run) -> Vec<u8> {
+        route_panics();
+        let (action, ctx, req) = match crate::packed::unpack_request(&request) {
+            Ok(call) => call,
+            Err(why) => panic!("malformed packed request: {why}"),
+        };
+        drop(request);
+        let mut out = Vec::with_capacity(256);
+        crate::packed::pack_response(&run(&action, &req, &ctx), &mut out);
+        out
+    }
+
+    /// A panic ends the call with a trap; its message goes to the host's log (the default
+    /// hook would write to stderr, which plugins do not have).
+    fn route_panics() {
         #[cfg(target_arch = "wasm32")]
         {
             static HOOK: std::sync::Once = std::sync::Once::new();
@@ -240,9 +261,6 @@ pub mod __private {
                 std::panic::set_hook(Box::new(|info| crate::log::error(format!("panic: {info}"))))
             });
         }
-        let ctx = Context::from_wit(ctx);
-        let req = Request::from_wit(request, ctx.dialect());
-        run(action, &req, &ctx).into_wit()
     }
 
     #[cfg(test)]
@@ -309,7 +327,7 @@ pub mod __private {
         fn plugin_info_is_stamped() {
             let info = plugin_info(vec![action_info("X", Privilege::USER, &[], "s", &[], "d")]);
             assert_eq!(info.sdk_version, env!("CARGO_PKG_VERSION"));
-            assert_eq!(info.contract_version, "1.0.0");
+            assert_eq!(info.contract_version, "1.1.0");
             assert_eq!(info.actions.len(), 1);
             assert_eq!(info.actions[0].name, "X");
         }

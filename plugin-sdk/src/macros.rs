@@ -116,7 +116,7 @@ macro_rules! plugin {
         #[allow(unsafe_code)]
         const _: () = {
             // Exported only on wasm: natively the impl is still type-checked, but
-            // `export_name`s like `ami:manager/action@1.0.0#invoke` do not link.
+            // `export_name`s like `ami:manager/action@1.1.0#invoke` do not link.
             #[allow(dead_code)]
             struct AmiPlugin;
 
@@ -131,6 +131,12 @@ macro_rules! plugin {
                     request: $crate::__private::WitMessage,
                 ) -> $crate::__private::WitResponse {
                     $crate::__private::invoke(ctx, &action, request, ami_invoke)
+                }
+            }
+
+            impl $crate::__private::GuestPacked for AmiPlugin {
+                fn invoke(request: ::std::vec::Vec<u8>) -> ::std::vec::Vec<u8> {
+                    $crate::__private::invoke_packed(request, ami_invoke)
                 }
             }
 

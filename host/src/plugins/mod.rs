@@ -17,8 +17,10 @@ pub mod grants;
 mod host;
 mod host_pbx;
 pub mod manager;
+pub mod reply;
 
 pub use host_pbx::originate_response;
+pub use reply::render;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,9 +28,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _};
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use tokio::sync::broadcast;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{
+    Component, ComponentExportIndex, HasSelf, InstancePre, Linker, TypedFunc,
+};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store,
     UpdateDeadline,
@@ -36,15 +40,38 @@ use wasmtime::{
 
 use crate::config::Config as HostConfig;
 use crate::dialect::Dialect;
-use crate::events::{put_header, Event};
+use crate::events::Event;
 use crate::registry::ActionInfo;
-use crate::response::{clean, END_COMMAND};
 use crate::state::{SessionInfo, Shared};
 use bindings::ami::manager::types;
-use bindings::{Plugin, PluginPre};
+use bindings::{Plugin, PluginIndices};
 
-/// The contract version this host serves.
-pub const CONTRACT_VERSION: &str = "1.0.0";
+/// The contract version this host serves. Plugins built against an earlier minor version
+/// of the same major one load too ([`contract_supported`]).
+pub const CONTRACT_VERSION: &str = "1.1.0";
+
+/// The optional export of contract 1.1 (see `wit/action.wit`), and its function.
+const PACKED_INTERFACE: &str = "ami:manager/action-packed@1.1.0";
+const PACKED_FUNCTION: &str = "invoke";
+
+/// `action-packed.invoke`.
+type PackedInvoke = TypedFunc<(Vec<u8>,), (Vec<u8>,)>;
+
+/// Whether a plugin built against contract version `version` can be served: the same
+/// major version, a minor version no later than this host's.
+pub fn contract_supported(version: &str) -> bool {
+    let mut ours = CONTRACT_VERSION.split('.');
+    let (major, minor) = (ours.next(), ours.next());
+    let mut theirs = version.split('.');
+    let (their_major, their_minor) = (theirs.next(), theirs.next());
+    let number = |s: Option<&str>| s.and_then(|s| s.parse::<u64>().ok());
+    let patch_ok =
+        theirs.next().is_none_or(|p| p.parse::<u64>().is_ok()) && theirs.next().is_none();
+    number(their_major).is_some()
+        && number(their_major) == number(major)
+        && number(their_minor).is_some_and(|m| Some(m) <= number(minor))
+        && patch_ok
+}
 
 /// Length of one epoch tick: the resolution of CPU deadlines.
 const TICK: Duration = Duration::from_millis(10);
@@ -172,6 +199,8 @@ pub enum CallFailure {
     Trap(String),
     /// The rendered response exceeded the response cap.
     TooLarge(usize),
+    /// The packed reply did not parse; the text says why.
+    Malformed(String),
     /// No instance could be created (pool exhausted or link failure).
     Instantiate(String),
 }
@@ -186,6 +215,7 @@ impl std::fmt::Display for CallFailure {
                 write!(f, "sent a response over the size limit ({n} bytes)")
             }
             CallFailure::Instantiate(_) => f.write_str("could not be instantiated"),
+            CallFailure::Malformed(_) => f.write_str("sent a malformed reply"),
         }
     }
 }
@@ -240,7 +270,11 @@ pub struct LoadedPlugin {
     pub calls: counter::Counter,
     /// Calls that failed in the guest.
     pub traps: AtomicU64,
-    pre: PluginPre<HostState>,
+    /// Whether it exports `action-packed` (contract 1.1), which its calls then use.
+    pub packed: bool,
+    pre: InstancePre<HostState>,
+    indices: PluginIndices,
+    packed_index: Option<ComponentExportIndex>,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -351,7 +385,16 @@ impl PluginRuntime {
         let pre = linker
             .instantiate_pre(&component)
             .wctx("linking the plugin against the host interfaces")?;
-        let pre = PluginPre::new(pre).wctx("the component does not export ami:manager/action")?;
+        let indices =
+            PluginIndices::new(&pre).wctx("the component does not export ami:manager/action")?;
+        let packed_index = component
+            .get_export_index(None, PACKED_INTERFACE)
+            .map(|iface| {
+                component
+                    .get_export_index(Some(&iface), PACKED_FUNCTION)
+                    .ok_or_else(|| anyhow!("{PACKED_INTERFACE} does not export {PACKED_FUNCTION}"))
+            })
+            .transpose()?;
 
         let limits = Limits::for_plugin(config, &name);
         let probe = Arc::new(SessionInfo::new(
@@ -369,8 +412,7 @@ impl PluginRuntime {
             limits,
             None,
         );
-        let plugin = pre
-            .instantiate_async(&mut store)
+        let (plugin, _) = instantiate(&pre, &indices, packed_index.as_ref(), &mut store)
             .await
             .wctx("instantiating for describe()")?;
         let info = plugin
@@ -378,9 +420,9 @@ impl PluginRuntime {
             .call_describe(&mut store)
             .await
             .wctx("describe() failed")?;
-        if info.contract_version != CONTRACT_VERSION {
+        if !contract_supported(&info.contract_version) {
             bail!(
-                "built against contract ami:manager@{}, this host serves ami:manager@{CONTRACT_VERSION}",
+                "built against contract ami:manager@{}, this host serves ami:manager@{CONTRACT_VERSION} (and earlier 1.x)",
                 info.contract_version
             );
         }
@@ -417,7 +459,10 @@ impl PluginRuntime {
             from_cache,
             calls: counter::Counter::default(),
             traps: AtomicU64::new(0),
+            packed: packed_index.is_some(),
             pre,
+            indices,
+            packed_index,
         })
     }
 }
@@ -433,23 +478,39 @@ pub fn plugin_name(path: &Path) -> anyhow::Result<String> {
 /// Refuses a component built against another version of the contract with a message
 /// naming both versions, rather than a link error.
 fn check_contract(component: &Component, engine: &Engine) -> anyhow::Result<()> {
-    let wanted = format!("ami:manager/action@{CONTRACT_VERSION}");
     let ty = component.component_type();
     let mut other = None;
     for (name, _) in ty.exports(engine) {
-        if name == wanted {
-            return Ok(());
-        }
         if let Some(v) = name.strip_prefix("ami:manager/action@") {
+            if contract_supported(v) {
+                return Ok(());
+            }
             other = Some(v.to_string());
         }
     }
     match other {
         Some(v) => bail!(
-            "built against contract ami:manager@{v}, this host serves ami:manager@{CONTRACT_VERSION}"
+            "built against contract ami:manager@{v}, this host serves ami:manager@{CONTRACT_VERSION} (and earlier 1.x)"
         ),
-        None => bail!("the component does not export {wanted}"),
+        None => bail!("the component does not export ami:manager/action@{CONTRACT_VERSION}"),
     }
+}
+
+/// A new instance of a plugin in `store`, with its `action-packed.invoke` when it has
+/// one (`packed`).
+async fn instantiate(
+    pre: &InstancePre<HostState>,
+    indices: &PluginIndices,
+    packed: Option<&ComponentExportIndex>,
+    store: &mut Store<HostState>,
+) -> wasmtime::Result<(Plugin, Option<PackedInvoke>)> {
+    let instance = pre.instantiate_async(&mut *store).await?;
+    let plugin = indices.load(&mut *store, &instance)?;
+    let packed = match packed {
+        Some(index) => Some(instance.get_typed_func(&mut *store, index)?),
+        None => None,
+    };
+    Ok((plugin, packed))
 }
 
 fn new_store(
@@ -526,7 +587,13 @@ static CACHED_INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::Ato
 struct Cached {
     plugin: Arc<LoadedPlugin>,
     store: Store<HostState>,
-    instance: Plugin,
+    instance: Live,
+}
+
+/// A live instance: its `action` export, and `action-packed.invoke` when it has one.
+struct Live {
+    plugin: Plugin,
+    packed: Option<PackedInvoke>,
 }
 
 impl Drop for InstanceCache {
@@ -540,7 +607,7 @@ impl InstanceCache {
     /// [`CACHE_TOTAL`] until it is put back ([`InstanceCache::put`] with `reused`) or
     /// given up ([`InstanceCache::give_up`]), so the common take-call-put cycle touches
     /// no counter shared between sessions.
-    fn take(&mut self, plugin: &Arc<LoadedPlugin>) -> Option<(Store<HostState>, Plugin)> {
+    fn take(&mut self, plugin: &Arc<LoadedPlugin>) -> Option<(Store<HostState>, Live)> {
         let i = self
             .entries
             .iter()
@@ -560,7 +627,7 @@ impl InstanceCache {
         &mut self,
         plugin: &Arc<LoadedPlugin>,
         store: Store<HostState>,
-        instance: Plugin,
+        instance: Live,
         reused: bool,
     ) {
         if !reused && CACHED_INSTANCES.fetch_add(1, Ordering::Relaxed) >= CACHE_TOTAL {
@@ -669,27 +736,62 @@ impl LoadedPlugin {
                 None,
             ),
         };
-        let ctx = cache.context(&caller);
-        let req = request.header_list();
         let result = async {
-            let plugin: Plugin = match instance {
-                Some(i) => i,
-                None => self.pre.instantiate_async(&mut store).await?,
+            let live = match instance {
+                Some(live) => live,
+                None => {
+                    let (plugin, packed) = instantiate(
+                        &self.pre,
+                        &self.indices,
+                        self.packed_index.as_ref(),
+                        &mut store,
+                    )
+                    .await?;
+                    Live { plugin, packed }
+                }
             };
-            let resp = plugin
-                .ami_manager_action()
-                .call_invoke(&mut store, ctx, action, req)
-                .await?;
-            Ok::<_, wasmtime::Error>((plugin, resp))
+            let reply = match &live.packed {
+                Some(invoke) => {
+                    let mut packed = Vec::new();
+                    let auth = caller.auth;
+                    let who = reply::Caller {
+                        dialect,
+                        read: auth.read,
+                        write: auth.write,
+                        mask: caller.session.event_mask(),
+                        session_id: &caller.session.id,
+                        username: &auth.username,
+                        peer: &caller.session.peer_text,
+                    };
+                    reply::pack_request(&mut packed, &who, action, request.headers());
+                    let (bytes,) = invoke.call_async(&mut store, (packed,)).await?;
+                    Reply::Packed(bytes)
+                }
+                None => {
+                    let ctx = cache.context(&caller);
+                    let req = request.header_list();
+                    let resp = live
+                        .plugin
+                        .ami_manager_action()
+                        .call_invoke(&mut store, ctx, action, req)
+                        .await?;
+                    Reply::Record(resp)
+                }
+            };
+            Ok::<_, wasmtime::Error>((live, reply))
         }
         .await;
         let hit_memory = store.data().limiter.hit;
         let events = store.data_mut().events.take();
         let outcome = match result {
-            Ok((plugin, resp)) => {
-                let rendered = render(&resp, self.limits.response_bytes, out);
+            Ok((live, reply)) => {
+                let limit = self.limits.response_bytes;
+                let rendered = match &reply {
+                    Reply::Record(resp) => render(resp, limit, out),
+                    Reply::Packed(bytes) => reply::render_packed(bytes, limit, out),
+                };
                 if rendered.is_ok() {
-                    cache.put(self, store, plugin, reused);
+                    cache.put(self, store, live, reused);
                 } else if reused {
                     cache.give_up();
                 }
@@ -705,7 +807,9 @@ impl LoadedPlugin {
         if let Err(failure) = &outcome {
             self.traps.fetch_add(1, Ordering::Relaxed);
             let detail = match failure {
-                CallFailure::Trap(d) | CallFailure::Instantiate(d) => d.as_str(),
+                CallFailure::Trap(d) | CallFailure::Instantiate(d) | CallFailure::Malformed(d) => {
+                    d.as_str()
+                }
                 _ => "",
             };
             tracing::warn!(plugin = %self.name, action, failure = %failure, detail, "plugin call failed");
@@ -727,59 +831,27 @@ fn classify(e: &wasmtime::Error, hit_memory: bool) -> CallFailure {
     CallFailure::Trap(format!("{e:#}"))
 }
 
-/// Appends a plugin's reply to `out` as wire bytes and says whether to close the session
-/// afterwards; a reply over `limit` bytes is refused and leaves `out` as it was.
-pub fn render(
-    resp: &types::Response,
-    limit: usize,
-    out: &mut BytesMut,
-) -> Result<bool, CallFailure> {
-    let start = out.len();
-    let result = render_at(resp, limit, start, out);
-    if result.is_err() {
-        out.truncate(start);
-    }
-    result.map(|()| resp.close)
+/// A plugin's reply, as the call returned it.
+enum Reply {
+    /// From `action.invoke`.
+    Record(types::Response),
+    /// From `action-packed.invoke`.
+    Packed(Vec<u8>),
 }
 
-fn render_at(
-    resp: &types::Response,
-    limit: usize,
-    start: usize,
-    out: &mut BytesMut,
-) -> Result<(), CallFailure> {
-    let check = |out: &BytesMut| {
-        let len = out.len() - start;
-        if len > limit {
-            Err(CallFailure::TooLarge(len))
-        } else {
-            Ok(())
+#[cfg(test)]
+mod tests {
+    use super::contract_supported;
+
+    #[test]
+    fn earlier_minor_versions_of_the_contract_are_served() {
+        for v in ["1.0.0", "1.1.0", "1.0.3", "1.1", "1.0"] {
+            assert!(contract_supported(v), "{v}");
         }
-    };
-    for h in &resp.headers {
-        put_header(out, &clean(&h.name), &clean(&h.value));
-        check(out)?;
-    }
-    match &resp.follows {
-        Some(text) => {
-            out.put_slice(text.as_bytes());
-            out.put_slice(END_COMMAND);
+        for v in [
+            "1.2.0", "2.0.0", "0.9.0", "", "1", "1.x.0", "1.0.0.0", "1.0.x", "one",
+        ] {
+            assert!(!contract_supported(v), "{v}");
         }
-        None if !resp.headers.is_empty() => out.put_slice(b"\r\n"),
-        None => {}
     }
-    check(out)?;
-    for part in &resp.after {
-        match part {
-            types::Output::Message(m) => {
-                for h in m {
-                    put_header(out, &clean(&h.name), &clean(&h.value));
-                }
-                out.put_slice(b"\r\n");
-            }
-            types::Output::Raw(text) => out.put_slice(text.as_bytes()),
-        }
-        check(out)?;
-    }
-    Ok(())
 }

@@ -1,0 +1,232 @@
+//! The packed form of a call (`ami:manager/action-packed`, contract 1.1): the request
+//! and the reply each as one list of bytes. The layout is documented in `wit/action.wit`.
+//! Not part of the API: [`plugin!`](crate::plugin) uses it.
+
+use crate::{Context, Dialect, Output, Privilege, Request, Response};
+
+/// Reads the packed request: the action name, the caller and the request.
+pub(crate) fn unpack_request(bytes: &[u8]) -> Result<(String, Context, Request), &'static str> {
+    let mut r = Reader { bytes };
+    let dialect = match r.u8()? {
+        0 => Dialect::V1,
+        1 => Dialect::Modern,
+        _ => return Err("unknown dialect"),
+    };
+    let read = Privilege::from_bits(r.u32()?);
+    let write = Privilege::from_bits(r.u32()?);
+    let mask = Privilege::from_bits(r.u32()?);
+    let action = r.string()?;
+    let ctx = Context::new(dialect)
+        .with_session_id(r.string()?)
+        .with_username(r.string()?)
+        .with_peer(r.string()?)
+        .with_read_privilege(read)
+        .with_write_privilege(write)
+        .with_event_mask(mask);
+    let count = r.u32()? as usize;
+    // Each header takes at least 8 bytes: a count beyond that is a lie, not a reason to
+    // reserve memory.
+    let mut headers = Vec::with_capacity(count.min(r.bytes.len() / 8));
+    for _ in 0..count {
+        headers.push((r.string()?, r.string()?));
+    }
+    if !r.bytes.is_empty() {
+        return Err("trailing bytes");
+    }
+    Ok((action, ctx, Request::new(dialect, headers)))
+}
+
+/// Appends `reply` in packed form to `out`.
+pub(crate) fn pack_response(reply: &Response, out: &mut Vec<u8>) {
+    put_headers(out, reply.headers());
+    match reply.follows_output() {
+        Some(text) => {
+            out.push(1);
+            put_str(out, text);
+        }
+        None => out.push(0),
+    }
+    let after = reply.after();
+    put_u32(out, after.len());
+    for piece in after {
+        match piece {
+            Output::Message(message) => {
+                out.push(0);
+                put_headers(out, message.headers());
+            }
+            Output::Raw(text) => {
+                out.push(1);
+                put_str(out, text);
+            }
+        }
+    }
+    out.push(u8::from(reply.closes()));
+}
+
+fn put_headers<'a>(out: &mut Vec<u8>, headers: impl Iterator<Item = (&'a str, &'a str)>) {
+    let at = out.len();
+    put_u32(out, 0);
+    let mut count = 0;
+    for (name, value) in headers {
+        put_str(out, name);
+        put_str(out, value);
+        count += 1;
+    }
+    let count = u32::try_from(count).unwrap_or(u32::MAX).to_le_bytes();
+    out[at..at + 4].copy_from_slice(&count);
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Lengths and counts above `u32::MAX` cannot be packed; the SDK never builds them (a
+/// plugin's memory is far smaller), so they are clamped rather than checked.
+fn put_u32(out: &mut Vec<u8>, n: usize) {
+    let n = u32::try_from(n).unwrap_or(u32::MAX);
+    out.extend_from_slice(&n.to_le_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
+        if n > self.bytes.len() {
+            return Err("truncated");
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, &'static str> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, &'static str> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn string(&mut self) -> Result<String, &'static str> {
+        let n = self.u32()? as usize;
+        let b = self.take(n)?;
+        std::str::from_utf8(b)
+            .map(str::to_owned)
+            .map_err(|_| "a string is not UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Message;
+
+    fn put_request(dialect: u8, headers: &[(&str, &str)]) -> Vec<u8> {
+        let mut b = vec![dialect];
+        for bits in [Privilege::ALL.to_bits(), Privilege::USER.to_bits(), 0] {
+            b.extend_from_slice(&bits.to_le_bytes());
+        }
+        for s in ["UserEvent", "sid-1", "admin", "127.0.0.1:5000"] {
+            put_str(&mut b, s);
+        }
+        put_u32(&mut b, headers.len());
+        for (n, v) in headers {
+            put_str(&mut b, n);
+            put_str(&mut b, v);
+        }
+        b
+    }
+
+    #[test]
+    fn request_unpacks() {
+        let bytes = put_request(1, &[("Action", "UserEvent"), ("X", "é: 1")]);
+        let (action, ctx, req) = unpack_request(&bytes).expect("valid request");
+        assert_eq!(action, "UserEvent");
+        assert_eq!(ctx.dialect(), Dialect::Modern);
+        assert_eq!(ctx.session_id(), "sid-1");
+        assert_eq!(ctx.username(), "admin");
+        assert_eq!(ctx.peer(), "127.0.0.1:5000");
+        assert_eq!(ctx.read_privilege(), Privilege::ALL);
+        assert_eq!(ctx.write_privilege(), Privilege::USER);
+        assert_eq!(ctx.event_mask(), Privilege::NONE);
+        assert_eq!(req.dialect(), Dialect::Modern);
+        assert_eq!(req.header("x"), Some("é: 1"));
+        assert_eq!(req.headers().count(), 2);
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        let good = put_request(0, &[("A", "b")]);
+        for cut in 0..good.len() {
+            assert_eq!(
+                unpack_request(&good[..cut]).err(),
+                Some("truncated"),
+                "cut at {cut}"
+            );
+        }
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert_eq!(unpack_request(&trailing).err(), Some("trailing bytes"));
+        let mut dialect = good.clone();
+        dialect[0] = 7;
+        assert_eq!(unpack_request(&dialect).err(), Some("unknown dialect"));
+        let mut utf8 = good.clone();
+        let last = utf8.len() - 1;
+        utf8[last] = 0xff;
+        assert_eq!(unpack_request(&utf8).err(), Some("a string is not UTF-8"));
+        // A huge header count with nothing behind it reserves nothing and fails.
+        let mut lie = put_request(0, &[]);
+        let at = lie.len() - 4;
+        lie[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(unpack_request(&lie).err(), Some("truncated"));
+    }
+
+    #[test]
+    fn response_packs_every_part() {
+        let req = Request::new(Dialect::V1, [("ActionID", "7")]);
+        let reply = Response::ack(&req, "ok")
+            .then(Message::event("Done"))
+            .raw("Event: X\r\n\r\n")
+            .close();
+        let mut out = Vec::new();
+        pack_response(&reply, &mut out);
+        let mut want = Vec::new();
+        put_u32(&mut want, 3);
+        for s in ["Response", "Success", "ActionID", "7", "Message", "ok"] {
+            put_str(&mut want, s);
+        }
+        want.push(0);
+        put_u32(&mut want, 2);
+        want.push(0);
+        put_u32(&mut want, 1);
+        put_str(&mut want, "Event");
+        put_str(&mut want, "Done");
+        want.push(1);
+        put_str(&mut want, "Event: X\r\n\r\n");
+        want.push(1);
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn follows_output_is_packed_after_the_headers() {
+        let req = Request::new(Dialect::V1, [("ActionID", "7")]);
+        let mut out = Vec::new();
+        pack_response(&Response::follows(&req, "out\n"), &mut out);
+        let mut tail = vec![1];
+        put_str(&mut tail, "out\n");
+        put_u32(&mut tail, 0);
+        tail.push(0);
+        assert!(out.ends_with(&tail), "{out:?}");
+    }
+
+    #[test]
+    fn no_reply_packs_empty_parts() {
+        let mut out = Vec::new();
+        pack_response(&Response::none(), &mut out);
+        assert_eq!(out, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    }
+}
