@@ -427,3 +427,51 @@ async fn a_truncated_or_foreign_cache_file_is_recompiled_not_loaded() {
         "a damaged entry was loaded: {log}"
     );
 }
+
+/// The `manager show plugins` entry of plugin `name`: from its `Plugin:` line to the next.
+fn plugin_entry<'a>(listing: &'a str, name: &str) -> &'a str {
+    let start = listing
+        .find(&format!("Plugin: {name}\r\n"))
+        .or_else(|| listing.find(&format!("Plugin: {name}\n")))
+        .unwrap_or_else(|| panic!("{name} not listed: {listing}"));
+    let rest = &listing[start + "Plugin: ".len()..];
+    let end = rest.find("Plugin: ").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_contract_1_0_is_still_served() {
+    // The fixture exports `ami:manager/action@1.0.0` only (no `action-packed`, no SDK) and
+    // imports nothing, so it needs no grants.
+    let host = HostBuilder::default().fixture("contract-1-0").start();
+    for (user, secret) in [("admin", "amp111"), ("modern", "modern")] {
+        let mut c = host.login(user, secret, Some("off")).await;
+        c.send(&["Action: LegacyEcho", "ActionID: c1", "Echo: hi"])
+            .await;
+        assert_eq!(
+            c.read_until(b"\r\n\r\n").await,
+            format!(
+                "Response: Success\r\nActionID: c1\r\nContract: 1.0.0\r\nEcho: hi\r\nUser: {user}\r\n\r\n"
+            )
+        );
+        // No ActionID, no Echo: neither echoed, Echo empty.
+        c.send(&["Action: legacyecho"]).await;
+        assert_eq!(
+            c.read_until(b"\r\n\r\n").await,
+            format!("Response: Success\r\nContract: 1.0.0\r\nEcho: \r\nUser: {user}\r\n\r\n")
+        );
+    }
+
+    // The CLI lists it with the contract it was built against, beside a 1.1 plugin.
+    let mut c = host.login("admin", "amp111", Some("off")).await;
+    c.send(&["Action: Command", "Command: manager show plugins"])
+        .await;
+    let out = c.read_until(b"--END COMMAND--\r\n\r\n").await;
+    let legacy = plugin_entry(&out, "contract-1-0");
+    assert!(
+        legacy.contains("(contract ami:manager@1.0.0)") && legacy.contains("Actions: LegacyEcho"),
+        "{legacy}"
+    );
+    let ping = plugin_entry(&out, "ping");
+    assert!(ping.contains("(contract ami:manager@1.1.0)"), "{ping}");
+}
