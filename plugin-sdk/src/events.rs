@@ -6,7 +6,6 @@
 use crate::privilege::Privilege;
 use crate::response::Message;
 use crate::wit::ami::manager::events as host;
-use crate::wit::ami::manager::types as wit;
 
 /// Emits event `name` of class `class` with `body` as its headers, in order.
 ///
@@ -18,14 +17,12 @@ use crate::wit::ami::manager::types as wit;
 /// events::emit(Privilege::USER, "UserEvent", &[("UserEvent", "Deploy"), ("Target", "eu-1")]);
 /// ```
 pub fn emit<N: AsRef<str>, V: AsRef<str>>(class: Privilege, name: &str, body: &[(N, V)]) {
-    let body: wit::Message = body
-        .iter()
-        .map(|(n, v)| wit::Header {
-            name: n.as_ref().to_string(),
-            value: v.as_ref().to_string(),
-        })
-        .collect();
-    host::emit(class.to_wit(), name, &body);
+    let mut packed = Vec::new();
+    crate::packed::pack_headers(
+        &mut packed,
+        body.iter().map(|(n, v)| (n.as_ref(), v.as_ref())),
+    );
+    host::emit_packed(class.to_wit(), name, &packed);
 }
 
 /// Emits event `name` of class `class` with the headers of `body`, in order.
@@ -39,5 +36,7 @@ pub fn emit<N: AsRef<str>, V: AsRef<str>>(class: Privilege, name: &str, body: &[
 /// events::emit_message(Privilege::CALL, "Hangup", body);
 /// ```
 pub fn emit_message(class: Privilege, name: &str, body: Message) {
-    host::emit(class.to_wit(), name, &body.into_wit());
+    let mut packed = Vec::new();
+    crate::packed::pack_headers(&mut packed, body.headers());
+    host::emit_packed(class.to_wit(), name, &packed);
 }

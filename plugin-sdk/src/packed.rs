@@ -38,7 +38,7 @@ pub(crate) fn unpack_request(bytes: &[u8]) -> Result<(String, Context, Request),
 
 /// Appends `reply` in packed form to `out`.
 pub(crate) fn pack_response(reply: &Response, out: &mut Vec<u8>) {
-    put_headers(out, reply.headers());
+    pack_headers(out, reply.headers());
     match reply.follows_output() {
         Some(text) => {
             out.push(1);
@@ -52,7 +52,7 @@ pub(crate) fn pack_response(reply: &Response, out: &mut Vec<u8>) {
         match piece {
             Output::Message(message) => {
                 out.push(0);
-                put_headers(out, message.headers());
+                pack_headers(out, message.headers());
             }
             Output::Raw(text) => {
                 out.push(1);
@@ -63,7 +63,13 @@ pub(crate) fn pack_response(reply: &Response, out: &mut Vec<u8>) {
     out.push(u8::from(reply.closes()));
 }
 
-fn put_headers<'a>(out: &mut Vec<u8>, headers: impl Iterator<Item = (&'a str, &'a str)>) {
+/// Appends a packed message: the header count, then each header's name and value.
+pub(crate) fn pack_headers<'a>(
+    out: &mut Vec<u8>,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+) {
+    let size = headers.size_hint().0;
+    out.reserve(4 + size * 24);
     let at = out.len();
     put_u32(out, 0);
     let mut count = 0;

@@ -49,6 +49,27 @@ pub(super) fn emit(
     Ok(())
 }
 
+/// `events.emit-packed` (contract 1.1): the body is one list of bytes, read in place. A
+/// body that does not parse fails the call.
+pub(super) fn emit_packed(
+    store: StoreContextMut<'_, HostState>,
+    (class, name, body): (types::Privilege, WasmStr, WasmList<u8>),
+) -> wasmtime::Result<()> {
+    let lines = super::reply::packed_lines(body.as_le_slice(&store)).map_err(|e| match e {
+        super::CallFailure::Malformed(why) => {
+            wasmtime::format_err!("events.emit-packed: malformed body: {why}")
+        }
+        other => wasmtime::format_err!("events.emit-packed: {other}"),
+    })?;
+    let shared = &store.data().shared;
+    if shared.bus.receivers() == 0 {
+        return Ok(());
+    }
+    let name = clean(&name.to_str(&store)?).into_owned();
+    shared.emit_lines(from_wit_privilege(class), name, lines.freeze());
+    Ok(())
+}
+
 impl session::Host for HostState {
     async fn event_mask(&mut self) -> wasmtime::Result<types::Privilege> {
         Ok(to_wit_privilege(self.session.event_mask()))

@@ -330,10 +330,10 @@ impl PluginRuntime {
         let mut linker: Linker<HostState> = Linker::new(&engine);
         use bindings::ami::manager as m;
         m::types::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
-        // `events.emit` reads its body in place (see `host::emit`), not through bindings.
-        linker
-            .instance(&format!("ami:manager/events@{CONTRACT_VERSION}"))?
-            .func_wrap("emit", host::emit)?;
+        // `events` reads bodies in place (see `host::emit`), not through bindings.
+        let mut events = linker.instance(&format!("ami:manager/events@{CONTRACT_VERSION}"))?;
+        events.func_wrap("emit", host::emit)?;
+        events.func_wrap("emit-packed", host::emit_packed)?;
         m::session::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::log::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;
         m::core::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)?;

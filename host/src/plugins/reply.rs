@@ -138,6 +138,21 @@ pub fn render_packed(packed: &[u8], limit: usize, out: &mut BytesMut) -> Result<
     })
 }
 
+/// The header lines of a packed message (`events.emit-packed`): each `Name: value\r\n`,
+/// CR and LF in names and values made blanks.
+pub fn packed_lines(packed: &[u8]) -> Result<BytesMut, CallFailure> {
+    let mut p = Reader { bytes: packed };
+    let mut lines = BytesMut::with_capacity(packed.len());
+    for _ in 0..p.u32()? {
+        let (name, value) = (p.str()?, p.str()?);
+        put_header(&mut lines, &clean(name), &clean(value));
+    }
+    if !p.bytes.is_empty() {
+        return Err(malformed("bytes after the message"));
+    }
+    Ok(lines)
+}
+
 fn malformed(why: &str) -> CallFailure {
     CallFailure::Malformed(why.to_string())
 }
@@ -364,6 +379,26 @@ mod tests {
             assert!(matches!(r, Err(CallFailure::Malformed(_))), "{r:?}");
             assert!(out.is_empty());
         }
+    }
+
+    #[test]
+    fn packed_message_becomes_clean_lines() {
+        let mut b = Vec::new();
+        put_u32(&mut b, 2);
+        for s in ["UserEvent", "Deploy", "Note", "a\rb\nc"] {
+            put_str(&mut b, s);
+        }
+        let lines = packed_lines(&b).map(|l| l.to_vec());
+        assert_eq!(lines, Ok(b"UserEvent: Deploy\r\nNote: a b c\r\n".to_vec()));
+        assert_eq!(packed_lines(&[0, 0, 0, 0]).map(|l| l.len()), Ok(0));
+        for cut in 0..b.len() {
+            assert!(matches!(
+                packed_lines(&b[..cut]),
+                Err(CallFailure::Malformed(_))
+            ));
+        }
+        b.push(0);
+        assert!(matches!(packed_lines(&b), Err(CallFailure::Malformed(_))));
     }
 
     #[test]
