@@ -485,8 +485,6 @@ async fn a_plugin_built_against_contract_1_0_is_still_served() {
 }
 
 #[tokio::test]
-#[ignore = "the host links ami:manager/events@1.0.0 to trap stubs: \
-            define_unknown_imports_as_traps shadows its semver match to events@1.1.0"]
 async fn a_plugin_built_against_contract_1_0_emits_through_events_emit() {
     // `LegacyEmit` calls 1.0's `events.emit` (the body as a list of header records), which
     // no 1.1 plugin uses: the event reaches listeners of both dialects.

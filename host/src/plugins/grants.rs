@@ -7,7 +7,7 @@
 //! imports an interface it was not granted does not load, and the error names it.
 
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, LinkerInstance, ResourceType};
 use wasmtime::Engine;
 
 use crate::config::Config;
@@ -103,5 +103,59 @@ pub fn check(component: &Component, engine: &Engine, grants: &[String]) -> Resul
             missing.join(", "),
             grants.join(", ")
         ))
+    }
+}
+
+/// Defines the component's WASI imports in `root` (the linker's root) as functions that
+/// trap: no files, no environment, no network, no clocks. Only WASI imports: `ami:manager`
+/// imports resolve to the host's interfaces, an earlier 1.x version to the current one
+/// (wasmtime matches semver-compatible names, unless an exact name is defined, as a
+/// blanket "stub every unknown import" would do).
+pub fn stub_wasi_imports<T: 'static>(
+    root: &mut LinkerInstance<'_, T>,
+    component: &Component,
+    engine: &Engine,
+) -> wasmtime::Result<()> {
+    for (name, import) in component.component_type().imports(engine) {
+        if name.starts_with("wasi:") {
+            stub(root, name, &import.ty, engine, name)?;
+        }
+    }
+    Ok(())
+}
+
+fn stub<T: 'static>(
+    linker: &mut LinkerInstance<'_, T>,
+    name: &str,
+    item: &ComponentItem,
+    engine: &Engine,
+    qualified: &str,
+) -> wasmtime::Result<()> {
+    match item {
+        ComponentItem::ComponentFunc(_) => {
+            let qualified = qualified.to_string();
+            linker.func_new(name, move |_, _, _, _| {
+                Err(wasmtime::format_err!(
+                    "{qualified} is not available to plugins"
+                ))
+            })
+        }
+        ComponentItem::ComponentInstance(instance) => {
+            let mut inner = linker.instance(name)?;
+            for (export, item) in instance.exports(engine) {
+                stub(
+                    &mut inner,
+                    export,
+                    &item.ty,
+                    engine,
+                    &format!("{qualified}#{export}"),
+                )?;
+            }
+            Ok(())
+        }
+        ComponentItem::Resource(_) => {
+            linker.resource(name, ResourceType::host::<()>(), |_, _| Ok(()))
+        }
+        _ => Ok(()),
     }
 }

@@ -379,9 +379,8 @@ impl PluginRuntime {
         grants::check(&component, &self.engine, &grants).map_err(|e| anyhow!(e))?;
 
         let mut linker = self.linker.clone();
-        linker
-            .define_unknown_imports_as_traps(&component)
-            .wctx("linking unknown imports")?;
+        grants::stub_wasi_imports(&mut linker.root(), &component, &self.engine)
+            .wctx("linking WASI imports")?;
         let pre = linker
             .instantiate_pre(&component)
             .wctx("linking the plugin against the host interfaces")?;
