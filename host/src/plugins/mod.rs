@@ -270,10 +270,9 @@ pub struct LoadedPlugin {
     pub calls: counter::Counter,
     /// Calls that failed in the guest.
     pub traps: AtomicU64,
-    /// Whether it exports `action-packed` (contract 1.1), which its calls then use.
-    pub packed: bool,
     pre: InstancePre<HostState>,
     indices: PluginIndices,
+    /// `action-packed.invoke` (contract 1.1), which calls use when the plugin has it.
     packed_index: Option<ComponentExportIndex>,
 }
 
@@ -458,7 +457,6 @@ impl PluginRuntime {
             from_cache,
             calls: counter::Counter::default(),
             traps: AtomicU64::new(0),
-            packed: packed_index.is_some(),
             pre,
             indices,
             packed_index,
@@ -751,20 +749,7 @@ impl LoadedPlugin {
             };
             let reply = match &live.packed {
                 Some(invoke) => {
-                    let mut packed = Vec::new();
-                    let auth = caller.auth;
-                    let who = reply::Caller {
-                        dialect,
-                        read: auth.read,
-                        write: auth.write,
-                        mask: caller.session.event_mask(),
-                        session_id: &caller.session.id,
-                        username: &auth.username,
-                        peer: &caller.session.peer_text,
-                    };
-                    reply::pack_request(&mut packed, &who, action, request.headers());
-                    let (bytes,) = invoke.call_async(&mut store, (packed,)).await?;
-                    Reply::Packed(bytes)
+                    Reply::Packed(call_packed(invoke, &mut store, &caller, action, request).await?)
                 }
                 None => {
                     let ctx = cache.context(&caller);
@@ -828,6 +813,30 @@ fn classify(e: &wasmtime::Error, hit_memory: bool) -> CallFailure {
         return CallFailure::Trap(format!("{e:#}"));
     }
     CallFailure::Trap(format!("{e:#}"))
+}
+
+/// Calls `action-packed.invoke`: packs the request, returns the packed reply.
+async fn call_packed(
+    invoke: &PackedInvoke,
+    store: &mut Store<HostState>,
+    caller: &CallContext<'_>,
+    action: &str,
+    request: &crate::message::Message,
+) -> wasmtime::Result<Vec<u8>> {
+    let auth = caller.auth;
+    let who = reply::Caller {
+        dialect: auth.dialect,
+        read: auth.read,
+        write: auth.write,
+        mask: caller.session.event_mask(),
+        session_id: &caller.session.id,
+        username: &auth.username,
+        peer: &caller.session.peer_text,
+    };
+    let mut packed = Vec::new();
+    reply::pack_request(&mut packed, &who, action, request.headers());
+    let (bytes,) = invoke.call_async(store, (packed,)).await?;
+    Ok(bytes)
 }
 
 /// A plugin's reply, as the call returned it.
