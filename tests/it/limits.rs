@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Host, HostBuilder};
+use crate::support::{Client, Host, HostBuilder};
 
 #[tokio::test]
 async fn too_many_headers_get_an_error_and_the_session_goes_on() {
@@ -139,6 +139,68 @@ async fn a_trapping_plugin_fails_only_that_call() {
         c.request(&["Action: TrapOk"]).await.get("Message"),
         Some("still here")
     );
+}
+
+/// Asserts that `GoodPacked` of the `bad-packed` fixture answers through `action-packed`.
+async fn assert_good_packed(c: &mut Client) {
+    c.send(&["Action: GoodPacked", "ActionID: g1"]).await;
+    // The fixture's packed reply carries no ActionID; `action.invoke` would say `Via: record`.
+    assert_eq!(
+        c.read_msg().await.raw,
+        "Response: Success\r\nVia: packed\r\n\r\n"
+    );
+}
+
+#[tokio::test]
+async fn malformed_packed_replies_and_emit_bodies_fail_only_their_call() {
+    let host = HostBuilder::default()
+        .fixture("bad-packed")
+        .extra("[plugins.bad-packed]\ngrants = [\"events\"]")
+        .start();
+    let mut listener = host.login("admin", "amp111", Some("user")).await;
+    let mut c = host.login("admin", "amp111", Some("off")).await;
+    assert_good_packed(&mut c).await;
+
+    // A reply that does not parse: a string length past the end, or no close byte.
+    for (action, id) in [("BadReply", "b1"), ("TruncatedReply", "t1")] {
+        c.send(&[&format!("Action: {action}"), &format!("ActionID: {id}")])
+            .await;
+        assert_eq!(
+            c.read_msg().await.raw,
+            format!(
+                "Response: Error\r\nActionID: {id}\r\nMessage: Action {action} failed: plugin bad-packed sent a malformed reply\r\n\r\n"
+            )
+        );
+        assert_good_packed(&mut c).await;
+    }
+
+    // An emit-packed body that does not parse traps the call; nothing is emitted.
+    c.send(&["Action: BadEmit", "ActionID: e1"]).await;
+    assert_eq!(
+        c.read_msg().await.raw,
+        "Response: Error\r\nActionID: e1\r\nMessage: Action BadEmit failed: plugin bad-packed trapped\r\n\r\n"
+    );
+    // The cause reaches the host's log (read from its stderr as it comes).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !host.log().contains("events.emit-packed: malformed body") {
+        assert!(Instant::now() < deadline, "{}", host.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_good_packed(&mut c).await;
+    // The listener's next event is a later UserEvent, and its next reply the Pong.
+    assert_eq!(
+        c.request(&["Action: UserEvent", "UserEvent: After"])
+            .await
+            .get("Response"),
+        Some("Success")
+    );
+    let next = listener.read_msg().await;
+    assert_eq!(next.get("Event"), Some("UserEvent"), "{next:?}");
+    assert_eq!(next.get("UserEvent"), Some("After"), "{next:?}");
+    listener.send(&["Action: Ping", "ActionID: p1"]).await;
+    let pong = listener.read_msg().await;
+    assert_eq!(pong.get("Response"), Some("Pong"), "{pong:?}");
+    assert_eq!(pong.get("ActionID"), Some("p1"), "{pong:?}");
 }
 
 #[tokio::test]
