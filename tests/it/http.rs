@@ -409,7 +409,8 @@ async fn cookie_session_carries_login_and_no_cookie_means_authentication_require
         r.body,
         "Response: Error\r\nMessage: Authentication failed\r\n\r\n"
     );
-    assert!(host.log().contains("failed to pass IP ACL as 'lanonly'"));
+    let needle = "failed to pass IP ACL as 'lanonly'";
+    assert!(host.wait_log(needle).await.contains(needle));
     let failed = web.session.clone();
     web.get("rawman?action=ping").await;
     assert_ne!(web.session, failed);
@@ -788,7 +789,9 @@ async fn an_idle_session_keeps_the_newest_events_the_ring_holds_and_goes_on() {
     // The ring holds 16 events: Q25 to Q40 are left, Q1 to Q24 were dropped.
     let expected: Vec<String> = (25..=40).map(|i| format!("Q{i}")).collect();
     assert_eq!(names, expected);
-    let log = host.log();
+    let log = host
+        .wait_log("HTTP session fell behind the event queue")
+        .await;
     assert!(
         log.contains("HTTP session fell behind the event queue"),
         "{log}"

@@ -129,7 +129,7 @@ async fn a_trapping_plugin_fails_only_that_call() {
         "{m:?}"
     );
     // The panic message reaches the host's log.
-    let log = host.log();
+    let log = host.wait_log("Trap action called").await;
     assert!(
         log.contains("panic: ") && log.contains("Trap action called"),
         "{log}"
@@ -180,12 +180,10 @@ async fn malformed_packed_replies_and_emit_bodies_fail_only_their_call() {
         c.read_msg().await.raw,
         "Response: Error\r\nActionID: e1\r\nMessage: Action BadEmit failed: plugin bad-packed trapped\r\n\r\n"
     );
-    // The cause reaches the host's log (read from its stderr as it comes).
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !host.log().contains("events.emit-packed: malformed body") {
-        assert!(Instant::now() < deadline, "{}", host.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The cause reaches the host's log.
+    let needle = "events.emit-packed: malformed body";
+    let log = host.wait_log(needle).await;
+    assert!(log.contains(needle), "{log}");
     assert_good_packed(&mut c).await;
     // The listener's next event is a later UserEvent, and its next reply the Pong.
     assert_eq!(
@@ -222,7 +220,10 @@ async fn a_looping_plugin_is_stopped_at_its_deadline() {
         t.elapsed() >= Duration::from_millis(250),
         "stopped before the deadline"
     );
-    assert!(host.log().contains("plugin call failed"));
+    assert!(host
+        .wait_log("plugin call failed")
+        .await
+        .contains("plugin call failed"));
 }
 
 #[tokio::test]

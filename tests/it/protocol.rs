@@ -597,11 +597,9 @@ async fn permit_and_deny_are_checked_against_the_peer() {
         "Response: Error\r\nMessage: Authentication failed\r\n\r\n"
     );
     assert!(c.closed().await);
-    assert!(
-        host.log().contains("failed to pass IP ACL as 'lanonly'"),
-        "{}",
-        host.log()
-    );
+    let needle = "failed to pass IP ACL as 'lanonly'";
+    let log = host.wait_log(needle).await;
+    assert!(log.contains(needle), "{log}");
     host.login("local", "loc", Some("off")).await;
 }
 
@@ -631,9 +629,7 @@ async fn two_plugins_serving_one_action_is_a_load_error_naming_both() {
         c.request(&["Action: Ping"]).await.get("Response"),
         Some("Pong")
     );
-    let log = host.log();
-    assert!(
-        log.contains("action \"Ping\" is served by both plugin ping and plugin ping2"),
-        "{log}"
-    );
+    let needle = "action \"Ping\" is served by both plugin ping and plugin ping2";
+    let log = host.wait_log(needle).await;
+    assert!(log.contains(needle), "{log}");
 }

@@ -285,11 +285,8 @@ async fn ungranted_imports_refuse_to_load_and_wasi_gives_nothing() {
         c.request(&["Action: SessionProbe"]).await.get("Message"),
         Some("Invalid/unknown command")
     );
-    assert!(
-        host.log().contains("imports session without a grant"),
-        "{}",
-        host.log()
-    );
+    let log = host.wait_log("imports session without a grant").await;
+    assert!(log.contains("imports session without a grant"), "{}", log);
     // A plugin reading a file or the environment through WASI gets nothing.
     let m = c.request(&["Action: ReadFile"]).await;
     let hostname = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
@@ -420,7 +417,7 @@ async fn a_truncated_or_foreign_cache_file_is_recompiled_not_loaded() {
         c.request(&["Action: Ping"]).await.get("Response"),
         Some("Pong")
     );
-    let log = second.log();
+    let log = second.wait_log("discarding unreadable cache entry").await;
     assert!(log.contains("discarding unreadable cache entry"), "{log}");
     assert!(
         !log.contains("cached=true"),
@@ -534,9 +531,6 @@ async fn a_plugin_built_against_contract_1_0_needs_the_events_grant() {
         c.request(&["Action: LegacyEcho"]).await.get("Message"),
         Some("Invalid/unknown command")
     );
-    assert!(
-        host.log().contains("imports events without a grant"),
-        "{}",
-        host.log()
-    );
+    let log = host.wait_log("imports events without a grant").await;
+    assert!(log.contains("imports events without a grant"), "{log}");
 }

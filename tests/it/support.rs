@@ -357,6 +357,19 @@ impl Host {
         self.stderr.lock().expect("lock").clone()
     }
 
+    /// The captured log once it contains `needle` (or after 5 s without it): the host's
+    /// stderr is read as it comes, so a line written before a reply may arrive after it.
+    pub async fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.contains(needle) || Instant::now() >= deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Resident memory of the host, in KiB.
     pub fn rss_kib(&self) -> u64 {
         let status =
