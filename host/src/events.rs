@@ -5,14 +5,23 @@
 //! ([`crate::config::General::event_queue`] entries): a producer never waits, and a
 //! session that falls further behind than the ring loses its oldest events; what it then
 //! does is the `block-sockets` policy in [`crate::session`].
+//!
+//! Wake-ups follow interest: a session is woken only for events it will receive. Each
+//! subscription ([`EventStream`]) is filed under its dialect and effective classes (read
+//! classes and event mask), and publishing an event wakes only the subscriptions of the
+//! groups that see it, so a flood of call events costs nothing to sessions logged in
+//! with `Events: off` or a mask without `call`. Such a session leaves the events it does
+//! not receive in the ring; when the ring passes it by, it has lost nothing it would
+//! have received, and it goes on without being counted as slow.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::TryRecvError};
+use tokio::sync::Notify;
 
 use crate::dialect::Dialect;
 use crate::privilege::Privilege;
@@ -41,6 +50,8 @@ pub struct Event {
     /// parts' `body` in both dialects: how events emitted by plugins arrive.
     lines: Bytes,
     rendered: [OnceLock<Bytes>; 2],
+    /// Position in the bus's sequence of published events (set when published).
+    seq: u64,
 }
 
 impl Event {
@@ -63,6 +74,7 @@ impl Event {
             timestamp: timestamped.then(now),
             lines: Bytes::new(),
             rendered: [OnceLock::new(), OnceLock::new()],
+            seq: 0,
         }
     }
 
@@ -85,6 +97,7 @@ impl Event {
             timestamp: timestamped.then(now),
             lines: Bytes::new(),
             rendered: [OnceLock::new(), OnceLock::new()],
+            seq: 0,
         }
     }
 
@@ -151,6 +164,14 @@ impl Event {
     }
 }
 
+/// Locks `m`, through poisoning (the bus's state stays consistent at every await-free step).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
 /// Writes `Name: value\r\n`.
 pub fn put_header(out: &mut BytesMut, name: &str, value: &str) {
     out.reserve(name.len() + value.len() + 4);
@@ -179,18 +200,169 @@ pub const RING_BYTES: usize = 256 << 20;
 #[derive(Clone, Debug)]
 pub struct EventBus {
     tx: broadcast::Sender<Arc<Event>>,
-    /// Events published so far (counted after each is in the ring).
+    /// Events published so far (counted after each is in the ring); changed only under
+    /// `inner`'s lock, so it is also the next event's sequence number.
     published: Arc<AtomicU64>,
-    /// Sizes of the events now in the ring (the last `capacity` published), and their sum.
-    held: Arc<Mutex<Held>>,
+    inner: Arc<Mutex<Inner>>,
     capacity: usize,
     budget: usize,
 }
 
 #[derive(Debug, Default)]
-struct Held {
+struct Inner {
+    /// Sizes of the events now in the ring (the last `capacity` published), and their sum.
     sizes: VecDeque<usize>,
     total: usize,
+    /// Subscriptions by what they see.
+    groups: Vec<Group>,
+}
+
+/// The subscriptions that see the same events: one dialect, one set of effective classes.
+#[derive(Debug)]
+struct Group {
+    dialect: Dialect,
+    classes: Privilege,
+    members: Vec<Arc<Interest>>,
+}
+
+/// What the bus knows of one subscription: what it sees and how to wake it. The atomics
+/// make the hand-over between the publisher and the session lock-free on both sides.
+#[derive(Debug)]
+struct Interest {
+    dialect: Dialect,
+    read: Privilege,
+    /// The event mask the subscription is filed under; changed under the bus's lock.
+    mask: AtomicU32,
+    /// Changes of the mask the reader has not reached yet: from which event on (its
+    /// sequence number) which mask applies. An event is judged by the mask in force
+    /// when it was published, however late the session reads it.
+    changes: Mutex<VecDeque<(u64, Privilege)>>,
+    /// `changes` is not empty.
+    changed: AtomicBool,
+    /// Index in its group's `members`; changed under the bus's lock.
+    slot: AtomicUsize,
+    /// Set by the session just before it sleeps; the publisher clears it and wakes.
+    armed: AtomicBool,
+    /// Sequence number + 1 of the latest event this subscription sees (0: none yet).
+    last: AtomicU64,
+    /// Sequence number + 1 of the earliest event it sees published since the session
+    /// last took this mark (0: none). Only ever set from 0 by the publisher and taken
+    /// (reset to 0) by the session.
+    first: AtomicU64,
+    notify: Notify,
+}
+
+impl Interest {
+    fn classes(&self) -> Privilege {
+        Privilege(self.read.0 & self.mask.load(Ordering::Relaxed))
+    }
+
+    /// Tells the subscription that the event `seq` is for it: after the event is in the ring.
+    fn offer(&self, seq: u64) {
+        // `last` before `first`: whoever takes `first` then reads a `last` at least as new.
+        self.last.store(seq + 1, Ordering::SeqCst);
+        if self.first.load(Ordering::Relaxed) == 0 {
+            let _ = self
+                .first
+                .compare_exchange(0, seq + 1, Ordering::SeqCst, Ordering::Relaxed);
+        }
+        if self.armed.load(Ordering::SeqCst) && self.armed.swap(false, Ordering::SeqCst) {
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// A session's link to its subscriptions, so a change of its event mask refiles them
+/// (see [`crate::state::SessionInfo::set_event_mask`]).
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    links: Mutex<Vec<(EventBus, Weak<Interest>)>>,
+}
+
+impl Subscriptions {
+    fn lock(&self) -> MutexGuard<'_, Vec<(EventBus, Weak<Interest>)>> {
+        lock(&self.links)
+    }
+
+    fn add(&self, bus: &EventBus, interest: &Arc<Interest>) {
+        let mut links = self.lock();
+        links.retain(|(_, i)| i.strong_count() > 0);
+        links.push((bus.clone(), Arc::downgrade(interest)));
+    }
+
+    /// Files every live subscription under the mask `mask()` returns (read under the
+    /// bus's lock, so racing changes settle on the latest).
+    pub fn refile(&self, mask: impl Fn() -> Privilege) {
+        for (bus, interest) in self.lock().iter() {
+            if let Some(interest) = interest.upgrade() {
+                let mut inner = bus.lock();
+                inner.remove(&interest);
+                let mask = mask();
+                interest.mask.store(mask.0, Ordering::Relaxed);
+                inner.insert(&interest);
+                let from = bus.published.load(Ordering::Relaxed);
+                let mut changes = lock(&interest.changes);
+                if changes.back().is_some_and(|&(f, _)| f == from) {
+                    changes.pop_back();
+                }
+                changes.push_back((from, mask));
+                // Changes that only apply to events gone from the ring are moot but for
+                // the latest of them: at most a ring's worth is kept.
+                let oldest = from.saturating_sub(bus.capacity as u64);
+                while changes.get(1).is_some_and(|&(f, _)| f <= oldest) {
+                    changes.pop_front();
+                }
+                interest.changed.store(true, Ordering::Release);
+            }
+        }
+    }
+}
+
+impl Inner {
+    fn insert(&mut self, interest: &Arc<Interest>) {
+        let (dialect, classes) = (interest.dialect, interest.classes());
+        let group = match self
+            .groups
+            .iter()
+            .position(|g| g.dialect == dialect && g.classes == classes)
+        {
+            Some(i) => &mut self.groups[i],
+            None => {
+                self.groups.push(Group {
+                    dialect,
+                    classes,
+                    members: Vec::new(),
+                });
+                let last = self.groups.len() - 1;
+                &mut self.groups[last]
+            }
+        };
+        interest.slot.store(group.members.len(), Ordering::Relaxed);
+        group.members.push(interest.clone());
+    }
+
+    fn remove(&mut self, interest: &Arc<Interest>) {
+        let (dialect, classes) = (interest.dialect, interest.classes());
+        let Some(g) = self
+            .groups
+            .iter()
+            .position(|g| g.dialect == dialect && g.classes == classes)
+        else {
+            return;
+        };
+        let members = &mut self.groups[g].members;
+        let slot = interest.slot.load(Ordering::Relaxed);
+        if !members.get(slot).is_some_and(|m| Arc::ptr_eq(m, interest)) {
+            return;
+        }
+        members.swap_remove(slot);
+        if let Some(moved) = members.get(slot) {
+            moved.slot.store(slot, Ordering::Relaxed);
+        }
+        if members.is_empty() {
+            self.groups.swap_remove(g);
+        }
+    }
 }
 
 impl EventBus {
@@ -206,67 +378,240 @@ impl EventBus {
         EventBus {
             tx,
             published: Arc::new(AtomicU64::new(0)),
-            held: Arc::new(Mutex::new(Held::default())),
+            inner: Arc::new(Mutex::new(Inner::default())),
             capacity,
             budget,
         }
     }
 
-    /// Publishes an event to every subscribed session. Never waits. Returns the number of
-    /// sessions it was offered to (0 when none is connected: nothing is kept, as in the seed).
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
+    }
+
+    /// Publishes an event to every subscribed session, waking those that will receive
+    /// it. Never waits for a session. Returns the number of subscriptions it was offered
+    /// to (0 when none is connected: nothing is kept, as in the seed).
     ///
     /// An event that would take the ring over its byte budget ([`RING_BYTES`]) is refused
     /// and logged (returns 0): under a flood of huge events the host sheds them rather
     /// than holding gigabytes for sessions that have not read them yet.
-    pub fn publish(&self, event: Event) -> usize {
+    pub fn publish(&self, mut event: Event) -> usize {
         let size = event.weight();
-        {
-            let mut held = match self.held.lock() {
-                Ok(h) => h,
-                Err(p) => p.into_inner(),
-            };
-            let held = &mut *held;
-            // The ring keeps the last `capacity` events: the oldest leaves as this enters.
-            let leaving = if held.sizes.len() >= self.capacity {
-                held.sizes.front().copied().unwrap_or(0)
-            } else {
-                0
-            };
-            if held.total - leaving + size > self.budget {
-                tracing::warn!(
-                    event = event.name(),
-                    bytes = size,
-                    held = held.total,
-                    "event refused: the event queue holds its byte budget ({} MiB) of unread events",
-                    self.budget >> 20
-                );
-                return 0;
-            }
-            if held.sizes.len() >= self.capacity {
-                held.sizes.pop_front();
-            }
-            held.sizes.push_back(size);
-            held.total = held.total - leaving + size;
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        // The ring keeps the last `capacity` events: the oldest leaves as this enters.
+        let leaving = if inner.sizes.len() >= self.capacity {
+            inner.sizes.front().copied().unwrap_or(0)
+        } else {
+            0
+        };
+        if inner.total - leaving + size > self.budget {
+            tracing::warn!(
+                event = event.name(),
+                bytes = size,
+                held = inner.total,
+                "event refused: the event queue holds its byte budget ({} MiB) of unread events",
+                self.budget >> 20
+            );
+            return 0;
         }
-        let offered = self.tx.send(Arc::new(event)).unwrap_or(0);
-        self.published.fetch_add(1, Ordering::Release);
+        if inner.sizes.len() >= self.capacity {
+            inner.sizes.pop_front();
+        }
+        inner.sizes.push_back(size);
+        inner.total = inner.total - leaving + size;
+        // Sequence numbers, ring order and wake-ups all follow the lock's order.
+        let seq = self.published.load(Ordering::Relaxed);
+        event.seq = seq;
+        let event = Arc::new(event);
+        let offered = self.tx.send(event.clone()).unwrap_or(0);
+        self.published.store(seq + 1, Ordering::Release);
+        for group in &inner.groups {
+            if event.visible_to(group.dialect, group.classes, Privilege::ALL) {
+                for member in &group.members {
+                    member.offer(seq);
+                }
+            }
+        }
         offered
     }
 
-    /// Events published so far. A session that drained its queue when this count was
-    /// `n` has nothing new to read while it is still `n`.
+    /// Events published so far.
     pub fn published(&self) -> u64 {
         self.published.load(Ordering::Acquire)
     }
 
-    /// A receiver that sees events published from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+    /// A subscription to the events published from now on that a session speaking
+    /// `dialect` with read classes `read` and the event mask of `subs`' owner receives.
+    /// `mask` is read under the bus's lock after the subscription is linked, so a
+    /// concurrent change of the mask is never missed.
+    pub fn subscribe(
+        &self,
+        dialect: Dialect,
+        read: Privilege,
+        subs: &Subscriptions,
+        mask: impl Fn() -> Privilege,
+    ) -> EventStream {
+        let interest = Arc::new(Interest {
+            dialect,
+            read,
+            mask: AtomicU32::new(0),
+            changes: Mutex::new(VecDeque::new()),
+            changed: AtomicBool::new(false),
+            slot: AtomicUsize::new(0),
+            armed: AtomicBool::new(false),
+            last: AtomicU64::new(0),
+            first: AtomicU64::new(0),
+            notify: Notify::new(),
+        });
+        subs.add(self, &interest);
+        let mut inner = self.lock();
+        let mask = mask();
+        interest.mask.store(mask.0, Ordering::Relaxed);
+        let rx = self.tx.subscribe();
+        let next = self.published.load(Ordering::Relaxed);
+        inner.insert(&interest);
+        drop(inner);
+        EventStream {
+            rx,
+            interest,
+            bus: self.clone(),
+            next,
+            mask,
+            known: None,
+        }
+    }
+
+    /// A receiver of every event published from now on, unfiltered (tests and tools).
+    pub fn tap(&self) -> broadcast::Receiver<Arc<Event>> {
+        let _inner = self.lock();
         self.tx.subscribe()
     }
 
     /// Number of subscribed sessions.
     pub fn receivers(&self) -> usize {
         self.tx.receiver_count()
+    }
+}
+
+/// A subscription lost events its session would have received (it fell further behind
+/// than the ring holds); the count is of every event it skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Missed(pub u64);
+
+/// A session's subscription to the bus: the events it receives, in order, and a wait
+/// that ends only when one of them is published.
+#[derive(Debug)]
+pub struct EventStream {
+    rx: broadcast::Receiver<Arc<Event>>,
+    interest: Arc<Interest>,
+    bus: EventBus,
+    /// Sequence number of the next event to read.
+    next: u64,
+    /// The event mask in force for that event.
+    mask: Privilege,
+    /// Where events this subscription sees may still be unread: sequence numbers from
+    /// the first up to (not including) the second.
+    known: Option<(u64, u64)>,
+}
+
+impl EventStream {
+    /// The next event this subscription receives, or `None` when none is queued.
+    /// Events of other classes or dialects are passed over. `Err` when the ring passed
+    /// this subscription by and took events it would have received; the stream then
+    /// goes on from the oldest event still queued. A gap made only of events it would
+    /// not have received is passed over silently.
+    pub fn try_next(&mut self) -> Result<Option<Arc<Event>>, Missed> {
+        let (dialect, read) = (self.interest.dialect, self.interest.read);
+        loop {
+            match self.rx.try_recv() {
+                Ok(ev) => {
+                    if self.interest.changed.load(Ordering::Acquire) {
+                        self.follow_changes(ev.seq);
+                    }
+                    self.next = ev.seq + 1;
+                    if ev.visible_to(dialect, read, self.mask) {
+                        return Ok(Some(ev));
+                    }
+                }
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => {
+                    self.take_marks();
+                    return Ok(None);
+                }
+                Err(TryRecvError::Lagged(n)) => {
+                    self.take_marks();
+                    let resumed = self.next + n;
+                    let lost = self.known.is_some_and(|(first, _)| first < resumed);
+                    self.next = resumed;
+                    self.clamp();
+                    if lost {
+                        return Err(Missed(n));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether an event this subscription receives was published since it last read.
+    pub fn pending(&self) -> bool {
+        self.interest.last.load(Ordering::SeqCst) > self.next
+    }
+
+    /// Waits until [`EventStream::pending`]. Cancel-safe.
+    pub async fn ready(&self) {
+        loop {
+            if self.pending() {
+                return;
+            }
+            let notified = self.interest.notify.notified();
+            self.interest.armed.store(true, Ordering::SeqCst);
+            // Either this sees the publisher's `last`, or the publisher sees `armed`.
+            if self.pending() {
+                self.interest.armed.store(false, Ordering::SeqCst);
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Takes the mask changes that apply from event `seq` on.
+    fn follow_changes(&mut self, seq: u64) {
+        let mut changes = lock(&self.interest.changes);
+        while let Some(&(from, mask)) = changes.front() {
+            if from > seq {
+                break;
+            }
+            self.mask = mask;
+            changes.pop_front();
+        }
+        if changes.is_empty() {
+            self.interest.changed.store(false, Ordering::Release);
+        }
+    }
+
+    /// Folds the publisher's marks into `known`.
+    fn take_marks(&mut self) {
+        let first = self.interest.first.swap(0, Ordering::SeqCst);
+        if first != 0 {
+            let end = self.interest.last.load(Ordering::SeqCst);
+            let from = self.known.map_or(first - 1, |(k, _)| k.min(first - 1));
+            self.known = Some((from, end));
+        }
+        self.clamp();
+    }
+
+    /// Drops from `known` what is already read.
+    fn clamp(&mut self) {
+        if let Some((first, end)) = self.known {
+            let first = first.max(self.next);
+            self.known = (first < end).then_some((first, end));
+        }
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.bus.lock().remove(&self.interest);
     }
 }
 
@@ -286,7 +631,7 @@ mod tests {
     #[test]
     fn the_ring_refuses_events_past_its_byte_budget_and_takes_them_again_as_room_frees() {
         let bus = EventBus::with_budget(16, 3 * 64 * 1024);
-        let mut rx = bus.subscribe();
+        let mut rx = bus.tap();
         // Each weighs about 3 x 20 KiB: three fit, the fourth does not.
         for _ in 0..3 {
             assert_eq!(bus.publish(sized(20_000)), 1);
@@ -315,7 +660,7 @@ mod tests {
     #[test]
     fn one_event_over_the_whole_budget_is_refused_on_an_empty_ring() {
         let bus = EventBus::with_budget(16, 1000);
-        let _rx = bus.subscribe();
+        let _rx = bus.tap();
         assert_eq!(bus.publish(sized(5000)), 0);
         assert_eq!(bus.publish(sized(10)), 1);
     }
@@ -395,5 +740,185 @@ mod tests {
         );
         assert!(!modern_only.visible_to(d, Privilege::ALL, Privilege::ALL));
         assert!(modern_only.visible_to(Dialect::Modern, Privilege::ALL, Privilege::ALL));
+    }
+    fn class(c: Privilege, name: &str) -> Event {
+        Event::new(c, name, vec![], false)
+    }
+
+    /// A stream of a read-all session whose event mask is `mask`, and the session.
+    fn stream(bus: &EventBus, mask: Privilege) -> (EventStream, crate::state::SessionInfo) {
+        let info = crate::state::SessionInfo::new(
+            "127.0.0.1:1".parse().unwrap(),
+            crate::state::Transport::Tcp,
+            Dialect::V1,
+            mask,
+        );
+        let s = bus.subscribe(Dialect::V1, Privilege::ALL, &info.subscriptions, || {
+            info.event_mask()
+        });
+        (s, info)
+    }
+
+    fn names(s: &mut EventStream) -> Result<Vec<String>, Missed> {
+        let mut out = Vec::new();
+        while let Some(ev) = s.try_next()? {
+            out.push(ev.name().to_string());
+        }
+        Ok(out)
+    }
+
+    /// Whether `ready` ends within a moment.
+    async fn woken(s: &EventStream) -> bool {
+        tokio::time::timeout(std::time::Duration::from_millis(50), s.ready())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_woken_only_for_events_it_receives() {
+        let bus = EventBus::new(64);
+        let (mut calls, _a) = stream(&bus, Privilege::CALL);
+        let (mut off, _b) = stream(&bus, Privilege::NONE);
+        bus.publish(class(Privilege::CALL, "Newchannel"));
+        assert!(calls.pending() && woken(&calls).await);
+        assert!(!off.pending() && !woken(&off).await);
+        assert_eq!(names(&mut calls).unwrap(), ["Newchannel"]);
+        assert!(!calls.pending());
+        // An event of no class reaches every session, as manager_event delivers it.
+        bus.publish(class(Privilege::NONE, "Everyone"));
+        assert!(woken(&off).await && woken(&calls).await);
+        assert_eq!(names(&mut off).unwrap(), ["Everyone"]);
+        assert_eq!(names(&mut calls).unwrap(), ["Everyone"]);
+    }
+
+    #[tokio::test]
+    async fn a_publish_from_another_task_wakes_a_waiting_stream() {
+        let bus = EventBus::new(64);
+        let (mut s, _info) = stream(&bus, Privilege::ALL);
+        let publisher = bus.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            publisher.publish(class(Privilege::SYSTEM, "Late"));
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.ready())
+            .await
+            .expect("woken");
+        assert_eq!(names(&mut s).unwrap(), ["Late"]);
+        task.await.unwrap();
+    }
+
+    #[test]
+    fn a_ring_passing_only_events_it_does_not_receive_loses_nothing() {
+        let bus = EventBus::new(16);
+        let (mut s, _info) = stream(&bus, Privilege::SYSTEM);
+        bus.publish(class(Privilege::SYSTEM, "First"));
+        assert_eq!(names(&mut s).unwrap(), ["First"]);
+        for _ in 0..100 {
+            bus.publish(class(Privilege::CALL, "Flood"));
+        }
+        bus.publish(class(Privilege::SYSTEM, "Second"));
+        assert_eq!(names(&mut s).unwrap(), ["Second"]);
+        // Unread from the start, too.
+        let (mut fresh, _i) = stream(&bus, Privilege::SYSTEM);
+        for _ in 0..100 {
+            bus.publish(class(Privilege::CALL, "Flood"));
+        }
+        bus.publish(class(Privilege::SYSTEM, "Third"));
+        assert_eq!(names(&mut fresh).unwrap(), ["Third"]);
+        assert_eq!(names(&mut s).unwrap(), ["Third"]);
+    }
+
+    #[test]
+    fn a_ring_passing_events_it_receives_is_a_loss() {
+        let bus = EventBus::new(16);
+        let (mut s, _info) = stream(&bus, Privilege::SYSTEM);
+        bus.publish(class(Privilege::SYSTEM, "Lost"));
+        for _ in 0..100 {
+            bus.publish(class(Privilege::CALL, "Flood"));
+        }
+        bus.publish(class(Privilege::SYSTEM, "Kept"));
+        assert_eq!(s.try_next().unwrap_err(), Missed(102 - 16));
+        // It goes on with what is still queued.
+        assert_eq!(names(&mut s).unwrap(), ["Kept"]);
+        // A loss is reported once.
+        bus.publish(class(Privilege::SYSTEM, "Next"));
+        assert_eq!(names(&mut s).unwrap(), ["Next"]);
+    }
+
+    #[tokio::test]
+    async fn a_change_of_mask_refiles_the_stream() {
+        let bus = EventBus::new(64);
+        let (mut s, info) = stream(&bus, Privilege::NONE);
+        bus.publish(class(Privilege::CALL, "Before"));
+        assert!(!woken(&s).await);
+        info.set_event_mask(Privilege::CALL);
+        bus.publish(class(Privilege::CALL, "After"));
+        assert!(woken(&s).await);
+        // Each event is judged by the mask in force when it was published.
+        assert_eq!(names(&mut s).unwrap(), ["After"]);
+        bus.publish(class(Privilege::CALL, "Queued"));
+        info.set_event_mask(Privilege::SYSTEM);
+        bus.publish(class(Privilege::CALL, "Muted"));
+        info.set_event_mask(Privilege::NONE);
+        info.set_event_mask(Privilege::CALL);
+        bus.publish(class(Privilege::CALL, "Again"));
+        assert_eq!(names(&mut s).unwrap(), ["Queued", "Again"]);
+        info.set_event_mask(Privilege::SYSTEM);
+        bus.publish(class(Privilege::CALL, "Muted"));
+        assert!(!woken(&s).await);
+        assert_eq!(names(&mut s).unwrap(), Vec::<String>::new());
+        // Changes while nothing is read keep at most a ring's worth of history.
+        for i in 0..1000 {
+            bus.publish(class(Privilege::SYSTEM, "Tick"));
+            info.set_event_mask(if i % 2 == 0 {
+                Privilege::NONE
+            } else {
+                Privilege::SYSTEM
+            });
+        }
+        assert!(s.interest.changes.lock().unwrap().len() <= 65);
+        // Half of them were published under `system`: those older than the ring are
+        // lost, the 32 still in it arrive.
+        assert!(matches!(s.try_next(), Err(Missed(_))));
+        assert_eq!(names(&mut s).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn streams_leave_their_group_when_dropped() {
+        let bus = EventBus::new(64);
+        let streams: Vec<_> = [Privilege::ALL, Privilege::CALL, Privilege::ALL]
+            .into_iter()
+            .map(|m| stream(&bus, m))
+            .collect();
+        assert_eq!(bus.lock().groups.len(), 2);
+        assert_eq!(bus.receivers(), 3);
+        drop(streams);
+        assert!(bus.lock().groups.is_empty());
+        assert_eq!(bus.receivers(), 0);
+    }
+
+    #[test]
+    fn dialects_are_filed_apart() {
+        let bus = EventBus::new(64);
+        let info = crate::state::SessionInfo::new(
+            "127.0.0.1:1".parse().unwrap(),
+            crate::state::Transport::Tcp,
+            Dialect::Modern,
+            Privilege::ALL,
+        );
+        let mut modern =
+            bus.subscribe(Dialect::Modern, Privilege::ALL, &info.subscriptions, || {
+                info.event_mask()
+            });
+        let (mut v1, _i) = stream(&bus, Privilege::ALL);
+        let v1_only = EventPart {
+            class: Privilege::CALL,
+            name: "Old".into(),
+            body: vec![],
+        };
+        bus.publish(Event::per_dialect(Some(v1_only), None, false));
+        assert!(v1.pending() && !modern.pending());
+        assert_eq!(names(&mut v1).unwrap(), ["Old"]);
+        assert_eq!(names(&mut modern).unwrap(), Vec::<String>::new());
     }
 }

@@ -29,7 +29,6 @@ use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -38,7 +37,7 @@ use crate::auth;
 use crate::busypoll::Pacer;
 use crate::codec::{Decoder, Frame};
 use crate::dialect::Dialect;
-use crate::events::{put_header, Event};
+use crate::events::{put_header, Event, EventStream, Missed};
 use crate::message::Message;
 use crate::plugins::{CallContext, InstanceCache};
 use crate::privilege::{parse_event_mask, Privilege};
@@ -69,7 +68,7 @@ pub struct Session {
     /// Nonce issued by Challenge, kept for the session's life as Asterisk does.
     pub challenge: Option<String>,
     /// The event stream, present once logged in.
-    pub events: Option<broadcast::Receiver<Arc<Event>>>,
+    pub events: Option<EventStream>,
     /// Live plugin instances of this session (see [`InstanceCache`]).
     pub instances: InstanceCache,
     /// Counts this session against `authlimit` until it logs in (TCP only).
@@ -81,9 +80,6 @@ pub struct Session {
     auth: Arc<AuthState>,
     /// The action registry as last read, with its generation.
     registry: Option<(u64, Arc<crate::registry::Registry>)>,
-    /// How many events the bus had published when this session last found its queue
-    /// empty: while the count is unchanged there is nothing to drain.
-    drained_at: u64,
 }
 
 impl Session {
@@ -105,7 +101,6 @@ impl Session {
         Session {
             auth: info.auth(),
             registry: None,
-            drained_at: 0,
             info,
             challenge: None,
             events: None,
@@ -297,7 +292,7 @@ impl Session {
             write: user.write,
             dialect,
         });
-        self.events = Some(shared.bus.subscribe());
+        self.events = Some(self.info.subscribe(&shared.bus));
         self.unauth = None;
         self.write_timeout = Some(Duration::from_millis(
             user.writetimeout.unwrap_or(general.writetimeout),
@@ -337,34 +332,26 @@ impl Session {
         out: &mut BytesMut,
         limit: usize,
     ) -> Result<(), Lost> {
-        let Some(rx) = self.events.as_mut() else {
+        let Some(stream) = self.events.as_mut() else {
             return Ok(());
         };
-        let published = shared.bus.published();
-        if published == self.drained_at {
+        if !stream.pending() {
             return Ok(());
         }
-        let auth = &self.auth;
+        let dialect = self.auth.dialect;
         for _ in 0..limit {
-            match rx.try_recv() {
-                Ok(ev) => {
-                    if ev.visible_to(auth.dialect, auth.read, self.info.event_mask()) {
-                        out.put_slice(&ev.bytes(auth.dialect));
-                    }
-                }
-                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => {
-                    self.drained_at = published;
-                    break;
-                }
-                Err(TryRecvError::Lagged(n)) => lagged(shared, &self.info, auth, n)?,
+            match stream.try_next() {
+                Ok(Some(ev)) => out.put_slice(&ev.bytes(dialect)),
+                Ok(None) => break,
+                Err(Missed(n)) => lagged(shared, &self.info, &self.auth, n)?,
             }
         }
         Ok(())
     }
 
-    /// Whether events were published since this session last found its queue empty.
-    fn events_waiting(&self, shared: &Shared) -> bool {
-        self.events.is_some() && shared.bus.published() != self.drained_at
+    /// Whether events this session receives were published since it last read.
+    fn events_waiting(&self) -> bool {
+        self.events.as_ref().is_some_and(EventStream::pending)
     }
 
     /// Drops the session from the session table and logs the logoff.
@@ -604,7 +591,7 @@ async fn run(
         }
 
         let deadline = auth_deadline(shared, session, connected);
-        let events = session.events.as_mut();
+        let events = session.events.as_ref();
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
@@ -633,25 +620,10 @@ async fn run(
                     return Ok(());
                 }
             }
-            ev = recv(events) => {
-                match ev {
-                    Ok(ev) => {
-                        let auth = &session.auth;
-                        if ev.visible_to(auth.dialect, auth.read, session.info.event_mask()) {
-                            out.put_slice(&ev.bytes(auth.dialect));
-                            has_events = true;
-                        }
-                        if drain!() {
-                            flush!();
-                            return Ok(());
-                        }
-                    }
-                    Err(RecvError::Lagged(n)) => {
-                        if lagged(shared, &session.info, &session.auth, n).is_err() {
-                            return Ok(());
-                        }
-                    }
-                    Err(RecvError::Closed) => return Ok(()),
+            () = ready(events) => {
+                if drain!() {
+                    flush!();
+                    return Ok(());
                 }
             }
         }
@@ -696,7 +668,7 @@ async fn poll_briefly(
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
-        if session.events_waiting(shared) {
+        if session.events_waiting() {
             return Ok(Polled::Events);
         }
         if std::time::Instant::now() >= until {
@@ -721,9 +693,10 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
     }
 }
 
-async fn recv(rx: Option<&mut broadcast::Receiver<Arc<Event>>>) -> Result<Arc<Event>, RecvError> {
-    match rx {
-        Some(rx) => rx.recv().await,
+/// Waits for events the session receives (forever without a stream).
+async fn ready(stream: Option<&EventStream>) {
+    match stream {
+        Some(stream) => stream.ready().await,
         None => std::future::pending().await,
     }
 }

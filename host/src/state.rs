@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use crate::config::Config;
 use crate::dialect::Dialect;
-use crate::events::{Event, EventBus};
+use crate::events::{Event, EventBus, EventStream, Subscriptions};
 use crate::plugins::PluginRuntime;
 use crate::privilege::Privilege;
 use crate::registry::Registry;
@@ -155,6 +155,8 @@ pub struct SessionInfo {
     /// `peer` rendered once, for the invoke context.
     pub peer_text: String,
     event_mask: AtomicU32,
+    /// The session's event subscriptions, refiled when the mask changes.
+    pub(crate) subscriptions: Subscriptions,
 }
 
 impl SessionInfo {
@@ -178,6 +180,7 @@ impl SessionInfo {
                 dialect,
             })),
             event_mask: AtomicU32::new(mask.0),
+            subscriptions: Subscriptions::default(),
         }
     }
 
@@ -201,12 +204,23 @@ impl SessionInfo {
 
     /// The event mask.
     pub fn event_mask(&self) -> Privilege {
-        Privilege(self.event_mask.load(Ordering::Relaxed))
+        Privilege(self.event_mask.load(Ordering::SeqCst))
     }
 
-    /// Sets the event mask.
+    /// Sets the event mask; the session's event streams take it at once (the bus wakes
+    /// them for the events the new mask lets through).
     pub fn set_event_mask(&self, mask: Privilege) {
-        self.event_mask.store(mask.0, Ordering::Relaxed);
+        self.event_mask.store(mask.0, Ordering::SeqCst);
+        self.subscriptions.refile(|| self.event_mask());
+    }
+
+    /// A stream of the events this session receives from now on, with its dialect, read
+    /// classes and event mask (followed as the mask changes).
+    pub fn subscribe(&self, bus: &EventBus) -> EventStream {
+        let auth = self.auth();
+        bus.subscribe(auth.dialect, auth.read, &self.subscriptions, || {
+            self.event_mask()
+        })
     }
 }
 

@@ -445,3 +445,34 @@ async fn user_event_header_cannot_smuggle_a_line() {
         "Event: UserEvent\r\nPrivilege: user,all\r\nUserEvent: X Y\r\nAction: UserEvent\r\nFoo: a Event: Injected\r\n\r\n"
     );
 }
+
+#[tokio::test]
+async fn a_session_passed_by_events_outside_its_mask_is_not_slow() {
+    // A ring of 16 and block-sockets = no: a session that loses events it would have
+    // received is closed. One whose mask leaves out what the ring passed lost nothing:
+    // it is not woken for those events, does not read them, and goes on.
+    let host = HostBuilder::default().general("eventqueue = 16").start();
+    let mut quiet = host.login("admin", "amp111", Some("system")).await;
+    let mut sender = host.login("admin", "amp111", Some("off")).await;
+    for i in 0..100 {
+        let reply = sender
+            .request(&["Action: UserEvent", &format!("UserEvent: Q{i}")])
+            .await;
+        assert_eq!(reply.get("Message"), Some("Event Sent"));
+    }
+    assert!(quiet.quiet_for(Duration::from_millis(200)).await);
+    assert_eq!(
+        quiet.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
+    // What its mask lets through from now on arrives.
+    quiet.request(&["Action: Events", "EventMask: user"]).await;
+    sender
+        .request(&["Action: UserEvent", "UserEvent: After"])
+        .await;
+    assert_eq!(
+        quiet.wait_event("UserEvent").await.get("UserEvent"),
+        Some("After")
+    );
+    assert!(!host.log().contains("fell behind"), "{}", host.log());
+}

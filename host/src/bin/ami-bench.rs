@@ -3,6 +3,7 @@
 //! ```text
 //! ami-bench ping   [--conns N] [--depth N]
 //! ami-bench events [--listeners N] [--senders N] [--window N] [--payload-headers N]
+//!                  [--bystanders N] [--pid PID]
 //! ami-bench logins [--auth plain|md5] [--workers N]
 //! ami-bench idle   [--conns N] [--pid PID] [--concurrency N]
 //! ami-bench swap   --plugin-dir DIR --swap-from FILE --swap-to FILE [--plugin-name NAME]
@@ -59,7 +60,9 @@ const USAGE: &str = "usage: ami-bench SCENARIO [options]
 scenarios:
   ping     Ping round trips            --conns N (1) --depth N (1, pipelined per connection)
   events   UserEvent fan-out           --listeners N (1) --senders N (1) --window N (64)
-                                       --payload-headers N (0)
+                                       --payload-headers N (0) --bystanders N (0 idle
+                                       sessions with Events: off beside them) --pid PID
+                                       (host CPU reported; else found from the port)
   logins   connect+Login+Logoff cycles --auth plain|md5 (plain) --workers N (8)
   idle     idle logged-in sessions     --conns N (1000) --pid PID (else found from the port)
                                        --concurrency N (1000 connects in flight)
@@ -145,6 +148,7 @@ struct Opts {
     depth: usize,
     listeners: usize,
     senders: usize,
+    bystanders: usize,
     window: u64,
     payload_headers: usize,
     auth: AuthKind,
@@ -240,6 +244,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
         depth: 0,
         listeners: 0,
         senders: 1,
+        bystanders: 0,
         window: 64,
         payload_headers: 0,
         auth: AuthKind::Plain,
@@ -293,6 +298,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Opts, String> {
             "--depth" => o.depth = parse_count(f, &v, 1)?,
             "--listeners" => o.listeners = parse_count(f, &v, 1)?,
             "--senders" => o.senders = parse_count(f, &v, 1)?,
+            "--bystanders" => o.bystanders = parse_count(f, &v, 0)?,
             "--window" => o.window = parse_count(f, &v, 1)? as u64,
             "--payload-headers" => o.payload_headers = parse_count(f, &v, 0)?.min(120),
             "--auth" => {
@@ -1841,6 +1847,8 @@ async fn scenario_events(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String,
         ..base.clone()
     };
     let payload = Arc::new(payload(o.payload_headers));
+    let bystanders = bystanders(o, &base, pool, login_deadline).await?;
+    let pid = o.pid.or_else(|| find_pid(o.target.port()));
     let mut senders = Vec::new();
     for s in 0..o.senders {
         let job = SenderJob {
@@ -1873,6 +1881,7 @@ async fn scenario_events(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String,
             "only {ready} of {n} connections logged in; not measuring a partial fan-out"
         ));
     }
+    let host_cpu = pid.map(|pid| tokio::spawn(cpu_between(pid, phases.start, phases.end)));
     let by = phases.drain_end + Duration::from_secs(3);
     let mut sent = 0;
     let mut sent_in_window = 0;
@@ -1905,6 +1914,11 @@ async fn scenario_events(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String,
             }
         }
     }
+    let host_cpu = match host_cpu {
+        Some(t) => join_by(t, by).await.ok().flatten(),
+        None => None,
+    };
+    let (bystanders_left, bystanders) = bystanders.close().await;
     let expected = sent * o.listeners as u64;
     let lost = expected.saturating_sub(received.saturating_sub(dups));
     let d = o.duration.as_secs_f64();
@@ -1924,13 +1938,29 @@ async fn scenario_events(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String,
         delay.us(0.99),
         delay.max_us()
     );
+    let host_cpu = match host_cpu {
+        Some(pct) => {
+            println!(
+                "host CPU: {pct:.1} % of one core, {:.2} us per UserEvent",
+                pct / 100.0 / ev_rate.max(1.0) * 1e6
+            );
+            format!("{pct:.1}")
+        }
+        None => "unknown".into(),
+    };
+    if o.bystanders > 0 {
+        println!(
+            "bystanders (Events: off): {bystanders} logged in, {bystanders_left} still open at the end"
+        );
+    }
     if let Some(e) = &first_error {
         println!("first problem: {e}");
     }
     Ok(format!(
-        "RESULT events listeners={} senders={} window={} payload_headers={} dialect={dialect} duration_s={} events={sent_in_window} events_rate={ev_rate:.0} deliveries={in_window} deliveries_rate={del_rate:.0} delay_p50_us={} delay_p90_us={} delay_p99_us={} delay_max_us={} lost={lost} dups={dups} errors={errors} closed={closed} client={}",
+        "RESULT events listeners={} senders={} bystanders={bystanders} bystanders_closed={} window={} payload_headers={} dialect={dialect} duration_s={} events={sent_in_window} events_rate={ev_rate:.0} deliveries={in_window} deliveries_rate={del_rate:.0} delay_p50_us={} delay_p90_us={} delay_p99_us={} delay_max_us={} lost={lost} dups={dups} errors={errors} closed={closed} host_cpu_pct={host_cpu} client={}",
         o.listeners,
         o.senders,
+        bystanders - bystanders_left,
         o.window,
         o.payload_headers,
         secs(o.duration),
@@ -1940,6 +1970,83 @@ async fn scenario_events(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String,
         delay.max_us(),
         client_desc(o),
     ))
+}
+
+/// Idle logged-in sessions kept open beside a scenario.
+struct Bystanders {
+    conns: Vec<IdleConn>,
+    close: watch::Sender<bool>,
+}
+
+impl Bystanders {
+    /// Closes them; returns how many were still open, and how many there were.
+    async fn close(self) -> (usize, usize) {
+        let n = self.conns.len();
+        let open = self.conns.iter().filter(|c| !c.task.is_finished()).count();
+        self.close.send_replace(true);
+        for c in self.conns {
+            let _ = join_by(c.task, Instant::now() + Duration::from_secs(2)).await;
+        }
+        (open, n)
+    }
+}
+
+/// `--bystanders` sessions logged in as `base` with `Events: off`; all must log in.
+async fn bystanders(
+    o: &Opts,
+    base: &Login,
+    pool: &Pool,
+    deadline: Instant,
+) -> Result<Bystanders, String> {
+    let login = Login {
+        events: "off",
+        ..base.clone()
+    };
+    let permits = Arc::new(Semaphore::new(o.concurrency));
+    let (close, close_rx) = watch::channel(false);
+    let tasks: Vec<_> = (0..o.bystanders)
+        .map(|_| {
+            pool.spawn(idle_conn(
+                login.clone(),
+                deadline,
+                permits.clone(),
+                close_rx.clone(),
+            ))
+        })
+        .collect();
+    let mut set = Bystanders {
+        conns: Vec::with_capacity(o.bystanders),
+        close,
+    };
+    let mut problem = None;
+    for t in tasks {
+        match join_by(t, deadline + Duration::from_secs(2)).await {
+            Ok(Ok(c)) => set.conns.push(c),
+            Ok(Err(e)) => {
+                problem.get_or_insert(e);
+            }
+            Err(()) => {
+                problem.get_or_insert_with(|| "timed out".into());
+            }
+        }
+    }
+    if let Some(e) = problem {
+        let (_, n) = set.close().await;
+        return Err(format!(
+            "only {n} of {} bystanders logged in (first problem: {e})",
+            o.bystanders
+        ));
+    }
+    Ok(set)
+}
+
+/// The CPU `pid` used between `start` and `end`, in % of one core.
+async fn cpu_between(pid: u32, start: Instant, end: Instant) -> Option<f64> {
+    tokio::time::sleep_until(tokio_deadline(start)).await;
+    let (t0, c0) = (Instant::now(), proc_cpu_ticks(pid).ok()?);
+    tokio::time::sleep_until(tokio_deadline(end)).await;
+    let c1 = proc_cpu_ticks(pid).ok()?;
+    Some(c1.saturating_sub(c0) as f64 / CLOCK_TICKS / t0.elapsed().as_secs_f64() * 100.0)
 }
 
 // ---------------------------------------------------------------------------------------

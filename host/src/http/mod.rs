@@ -45,10 +45,10 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use bytes::{BufMut, BytesMut};
-use tokio::sync::broadcast::error::TryRecvError;
 use tokio::sync::watch;
 
 use crate::codec;
+use crate::events::Missed;
 use crate::message::Message;
 use crate::response::send_error;
 use crate::session::{Flow, Session};
@@ -398,14 +398,14 @@ fn conclude(
 /// a side request, gets a new one (from now on).
 fn resubscribe(shared: &Shared, session: &mut Session) {
     if session.events.is_none() && session.info.auth().authenticated {
-        session.events = Some(shared.bus.subscribe());
+        session.events = Some(session.info.subscribe(&shared.bus));
     }
 }
 
 /// Appends the session's queued events that pass its read classes and mask. A session
 /// that fell behind the ring loses the oldest events and goes on (see the module doc).
 fn drain_events(shared: &Shared, session: &mut Session, out: &mut BytesMut) {
-    let Some(rx) = session.events.as_mut() else {
+    let Some(stream) = session.events.as_mut() else {
         return;
     };
     let auth = session.info.auth();
@@ -413,20 +413,14 @@ fn drain_events(shared: &Shared, session: &mut Session, out: &mut BytesMut) {
     let limit = shared.config().general.event_queue;
     let mut taken = 0;
     while taken < limit {
-        match rx.try_recv() {
-            Ok(ev) => {
+        match stream.try_next() {
+            Ok(Some(ev)) => {
                 taken += 1;
-                if ev.visible_to(auth.dialect, auth.read, session.info.event_mask()) {
-                    out.put_slice(&ev.bytes(auth.dialect));
-                }
+                out.put_slice(&ev.bytes(auth.dialect));
             }
-            Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
-            Err(TryRecvError::Lagged(n)) => {
-                if session.info.event_mask().is_empty() {
-                    tracing::debug!(user = %auth.username, peer = %session.info.peer.ip(), missed = n, "idle HTTP session skipped events it does not collect");
-                } else {
-                    tracing::warn!(user = %auth.username, peer = %session.info.peer.ip(), missed = n, "HTTP session fell behind the event queue; the oldest events were dropped");
-                }
+            Ok(None) => break,
+            Err(Missed(n)) => {
+                tracing::warn!(user = %auth.username, peer = %session.info.peer.ip(), missed = n, "HTTP session fell behind the event queue; the oldest events were dropped");
             }
         }
     }

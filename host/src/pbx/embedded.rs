@@ -1581,7 +1581,7 @@ mod tests {
     #[tokio::test]
     async fn originate_local_runs_the_dialplan_and_hangs_up() {
         let (pbx, bus, _dir) = pbx("local", PLAN, vec![]);
-        let mut rx = bus.subscribe();
+        let mut rx = bus.tap();
         let out = pbx
             .originate(OriginateRequest {
                 channel: "Local/100@default".into(),
@@ -1680,7 +1680,7 @@ mod tests {
             PLAN,
             vec![("SIP/100".to_string(), DeviceBehaviour::Answer(20))],
         );
-        let mut rx = bus.subscribe();
+        let mut rx = bus.tap();
         let out = pbx
             .originate(OriginateRequest {
                 channel: "Local/101@default".into(),

@@ -124,31 +124,26 @@ impl session::Host for HostState {
             let max = u64::from(httptimeout.saturating_sub(10)) * 1000;
             timeout_ms = Some(timeout_ms.map_or(max, |t| t.min(max)));
         }
-        let Some(rx) = self.events.as_mut() else {
+        let Some(stream) = self.events.as_mut() else {
             return Ok(Vec::new());
         };
-        let auth = self.session.auth();
+        let dialect = self.session.auth().dialect;
         let wait = async {
             loop {
-                match rx.recv().await {
-                    Ok(ev) => {
-                        if ev.visible_to(auth.dialect, auth.read, self.session.event_mask()) {
-                            let mut out =
-                                vec![String::from_utf8_lossy(&ev.bytes(auth.dialect)).into_owned()];
-                            while let Ok(ev) = rx.try_recv() {
-                                if ev.visible_to(auth.dialect, auth.read, self.session.event_mask())
-                                {
-                                    out.push(
-                                        String::from_utf8_lossy(&ev.bytes(auth.dialect))
-                                            .into_owned(),
-                                    );
-                                }
-                            }
-                            return out;
+                stream.ready().await;
+                let mut out = Vec::new();
+                loop {
+                    match stream.try_next() {
+                        Ok(Some(ev)) => {
+                            out.push(String::from_utf8_lossy(&ev.bytes(dialect)).into_owned())
                         }
+                        Ok(None) => break,
+                        // The oldest are gone; what is still queued goes out.
+                        Err(_) => continue,
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return Vec::new(),
+                }
+                if !out.is_empty() {
+                    return out;
                 }
             }
         };

@@ -29,7 +29,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context as _};
 use bytes::BytesMut;
-use tokio::sync::broadcast;
 use wasmtime::component::{
     Component, ComponentExportIndex, HasSelf, InstancePre, Linker, TypedFunc,
 };
@@ -40,7 +39,7 @@ use wasmtime::{
 
 use crate::config::Config as HostConfig;
 use crate::dialect::Dialect;
-use crate::events::Event;
+use crate::events::EventStream;
 use crate::registry::ActionInfo;
 use crate::state::{SessionInfo, Shared};
 use bindings::ami::manager::types;
@@ -135,7 +134,7 @@ pub struct HostState {
     plugin: String,
     dialect: Dialect,
     /// The session's event stream, lent to the call so `session.wait-events` can read it.
-    events: Option<broadcast::Receiver<Arc<Event>>>,
+    events: Option<EventStream>,
     limiter: MemoryLimiter,
     /// Epoch ticks the current call has run for, and its budget.
     ticks: u64,
@@ -517,7 +516,7 @@ fn new_store(
     plugin: &str,
     dialect: Dialect,
     limits: Limits,
-    events: Option<broadcast::Receiver<Arc<Event>>>,
+    events: Option<EventStream>,
 ) -> Store<HostState> {
     let mut store = Store::new(
         engine,
@@ -700,13 +699,10 @@ impl LoadedPlugin {
         caller: CallContext<'_>,
         action: &str,
         request: &crate::message::Message,
-        events: Option<broadcast::Receiver<Arc<Event>>>,
+        events: Option<EventStream>,
         cache: &mut InstanceCache,
         out: &mut BytesMut,
-    ) -> (
-        Result<bool, CallFailure>,
-        Option<broadcast::Receiver<Arc<Event>>>,
-    ) {
+    ) -> (Result<bool, CallFailure>, Option<EventStream>) {
         self.calls.add(1);
         let dialect = caller.auth.dialect;
         let cached = cache.take(self);
