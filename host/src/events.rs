@@ -204,6 +204,8 @@ pub struct EventBus {
     /// `inner`'s lock, so it is also the next event's sequence number.
     published: Arc<AtomicU64>,
     inner: Arc<Mutex<Inner>>,
+    /// Subscriptions resting (see [`EventStream::rest`]); changed under `inner`'s lock.
+    resting: Arc<AtomicUsize>,
     capacity: usize,
     budget: usize,
 }
@@ -223,6 +225,8 @@ struct Group {
     dialect: Dialect,
     classes: Privilege,
     members: Vec<Arc<Interest>>,
+    /// How many members rest.
+    resting: usize,
 }
 
 /// What the bus knows of one subscription: what it sees and how to wake it. The atomics
@@ -241,6 +245,12 @@ struct Interest {
     changed: AtomicBool,
     /// Index in its group's `members`; changed under the bus's lock.
     slot: AtomicUsize,
+    /// The subscription holds no place in the ring (see [`EventStream::rest`]); changed
+    /// under the bus's lock.
+    resting: AtomicBool,
+    /// A place in the ring made for a resting subscription by the publisher of an event
+    /// it sees, with that event's sequence number.
+    handoff: Mutex<Option<(broadcast::Receiver<Arc<Event>>, u64)>>,
     /// Set by the session just before it sleeps; the publisher clears it and wakes.
     armed: AtomicBool,
     /// Sequence number + 1 of the latest event this subscription sees (0: none yet).
@@ -332,6 +342,7 @@ impl Inner {
                     dialect,
                     classes,
                     members: Vec::new(),
+                    resting: 0,
                 });
                 let last = self.groups.len() - 1;
                 &mut self.groups[last]
@@ -339,6 +350,15 @@ impl Inner {
         };
         interest.slot.store(group.members.len(), Ordering::Relaxed);
         group.members.push(interest.clone());
+        group.resting += usize::from(interest.resting.load(Ordering::Relaxed));
+    }
+
+    /// The group `interest` is filed in.
+    fn group_of(&mut self, interest: &Interest) -> Option<&mut Group> {
+        let (dialect, classes) = (interest.dialect, interest.classes());
+        self.groups
+            .iter_mut()
+            .find(|g| g.dialect == dialect && g.classes == classes)
     }
 
     fn remove(&mut self, interest: &Arc<Interest>) {
@@ -359,7 +379,9 @@ impl Inner {
         if let Some(moved) = members.get(slot) {
             moved.slot.store(slot, Ordering::Relaxed);
         }
-        if members.is_empty() {
+        let group = &mut self.groups[g];
+        group.resting -= usize::from(interest.resting.load(Ordering::Relaxed));
+        if group.members.is_empty() {
             self.groups.swap_remove(g);
         }
     }
@@ -379,6 +401,7 @@ impl EventBus {
             tx,
             published: Arc::new(AtomicU64::new(0)),
             inner: Arc::new(Mutex::new(Inner::default())),
+            resting: Arc::new(AtomicUsize::new(0)),
             capacity,
             budget,
         }
@@ -423,6 +446,18 @@ impl EventBus {
         // Sequence numbers, ring order and wake-ups all follow the lock's order.
         let seq = self.published.load(Ordering::Relaxed);
         event.seq = seq;
+        // Resting subscriptions that see this event get their place in the ring first.
+        for group in &mut inner.groups {
+            if group.resting > 0 && event.visible_to(group.dialect, group.classes, Privilege::ALL) {
+                for member in &group.members {
+                    if member.resting.swap(false, Ordering::Relaxed) {
+                        *lock(&member.handoff) = Some((self.tx.subscribe(), seq));
+                    }
+                }
+                self.resting.fetch_sub(group.resting, Ordering::Relaxed);
+                group.resting = 0;
+            }
+        }
         let event = Arc::new(event);
         let offered = self.tx.send(event.clone()).unwrap_or(0);
         self.published.store(seq + 1, Ordering::Release);
@@ -459,6 +494,8 @@ impl EventBus {
             changes: Mutex::new(VecDeque::new()),
             changed: AtomicBool::new(false),
             slot: AtomicUsize::new(0),
+            resting: AtomicBool::new(false),
+            handoff: Mutex::new(None),
             armed: AtomicBool::new(false),
             last: AtomicU64::new(0),
             first: AtomicU64::new(0),
@@ -473,12 +510,13 @@ impl EventBus {
         inner.insert(&interest);
         drop(inner);
         EventStream {
-            rx,
+            rx: Some(rx),
             interest,
             bus: self.clone(),
             next,
             mask,
             known: None,
+            passed: 0,
         }
     }
 
@@ -488,9 +526,9 @@ impl EventBus {
         self.tx.subscribe()
     }
 
-    /// Number of subscribed sessions.
+    /// Number of subscriptions (and taps).
     pub fn receivers(&self) -> usize {
-        self.tx.receiver_count()
+        self.tx.receiver_count() + self.resting.load(Ordering::Relaxed)
     }
 }
 
@@ -503,7 +541,8 @@ pub struct Missed(pub u64);
 /// that ends only when one of them is published.
 #[derive(Debug)]
 pub struct EventStream {
-    rx: broadcast::Receiver<Arc<Event>>,
+    /// Its place in the ring; `None` while it rests.
+    rx: Option<broadcast::Receiver<Arc<Event>>>,
     interest: Arc<Interest>,
     bus: EventBus,
     /// Sequence number of the next event to read.
@@ -513,6 +552,8 @@ pub struct EventStream {
     /// Where events this subscription sees may still be unread: sequence numbers from
     /// the first up to (not including) the second.
     known: Option<(u64, u64)>,
+    /// Events passed over (not for it) since it last waited.
+    passed: u64,
 }
 
 impl EventStream {
@@ -524,7 +565,21 @@ impl EventStream {
     pub fn try_next(&mut self) -> Result<Option<Arc<Event>>, Missed> {
         let (dialect, read) = (self.interest.dialect, self.interest.read);
         loop {
-            match self.rx.try_recv() {
+            let Some(rx) = self.rx.as_mut() else {
+                let handoff = lock(&self.interest.handoff).take();
+                match handoff {
+                    Some((rx, next)) => {
+                        self.rx = Some(rx);
+                        self.next = next;
+                        continue;
+                    }
+                    None => {
+                        self.take_marks();
+                        return Ok(None);
+                    }
+                }
+            };
+            match rx.try_recv() {
                 Ok(ev) => {
                     if self.interest.changed.load(Ordering::Acquire) {
                         self.follow_changes(ev.seq);
@@ -533,6 +588,7 @@ impl EventStream {
                     if ev.visible_to(dialect, read, self.mask) {
                         return Ok(Some(ev));
                     }
+                    self.passed += 1;
                 }
                 Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => {
                     self.take_marks();
@@ -557,8 +613,12 @@ impl EventStream {
         self.interest.last.load(Ordering::SeqCst) > self.next
     }
 
-    /// Waits until [`EventStream::pending`]. Cancel-safe.
-    pub async fn ready(&self) {
+    /// Waits until [`EventStream::pending`]. Cancel-safe. A subscription that passed
+    /// over many events since it last waited rests while it waits.
+    pub async fn ready(&mut self) {
+        if std::mem::take(&mut self.passed) >= REST_AFTER {
+            self.rest();
+        }
         loop {
             if self.pending() {
                 return;
@@ -572,6 +632,32 @@ impl EventStream {
             }
             notified.await;
         }
+    }
+
+    /// With nothing queued for it, gives up the subscription's place in the ring until
+    /// an event it receives is published: the publisher then makes it a new place just
+    /// before that event. A resting subscription costs a publish nothing, and holds no
+    /// event in the ring after every subscription that receives it has read it.
+    pub fn rest(&mut self) {
+        if self.rx.is_none() {
+            return;
+        }
+        let mut inner = self.bus.lock();
+        // Under the lock no event is being published: none unread is for it.
+        if self.pending() {
+            return;
+        }
+        let rx = self.rx.take();
+        self.next = self.bus.published.load(Ordering::Relaxed);
+        self.interest.resting.store(true, Ordering::Relaxed);
+        if let Some(group) = inner.group_of(&self.interest) {
+            group.resting += 1;
+        }
+        self.bus.resting.fetch_add(1, Ordering::Relaxed);
+        drop(inner);
+        // Reading out its unread events (to release them) happens outside the lock.
+        drop(rx);
+        self.clamp();
     }
 
     /// Takes the mask changes that apply from event `seq` on.
@@ -611,9 +697,16 @@ impl EventStream {
 
 impl Drop for EventStream {
     fn drop(&mut self) {
-        self.bus.lock().remove(&self.interest);
+        let mut inner = self.bus.lock();
+        inner.remove(&self.interest);
+        if self.interest.resting.swap(false, Ordering::Relaxed) {
+            self.bus.resting.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
+
+/// Events a subscription passes over between two waits before it rests while waiting.
+const REST_AFTER: u64 = 64;
 
 #[cfg(test)]
 mod tests {
@@ -768,7 +861,7 @@ mod tests {
     }
 
     /// Whether `ready` ends within a moment.
-    async fn woken(s: &EventStream) -> bool {
+    async fn woken(s: &mut EventStream) -> bool {
         tokio::time::timeout(std::time::Duration::from_millis(50), s.ready())
             .await
             .is_ok()
@@ -780,13 +873,13 @@ mod tests {
         let (mut calls, _a) = stream(&bus, Privilege::CALL);
         let (mut off, _b) = stream(&bus, Privilege::NONE);
         bus.publish(class(Privilege::CALL, "Newchannel"));
-        assert!(calls.pending() && woken(&calls).await);
-        assert!(!off.pending() && !woken(&off).await);
+        assert!(calls.pending() && woken(&mut calls).await);
+        assert!(!off.pending() && !woken(&mut off).await);
         assert_eq!(names(&mut calls).unwrap(), ["Newchannel"]);
         assert!(!calls.pending());
         // An event of no class reaches every session, as manager_event delivers it.
         bus.publish(class(Privilege::NONE, "Everyone"));
-        assert!(woken(&off).await && woken(&calls).await);
+        assert!(woken(&mut off).await && woken(&mut calls).await);
         assert_eq!(names(&mut off).unwrap(), ["Everyone"]);
         assert_eq!(names(&mut calls).unwrap(), ["Everyone"]);
     }
@@ -850,10 +943,10 @@ mod tests {
         let bus = EventBus::new(64);
         let (mut s, info) = stream(&bus, Privilege::NONE);
         bus.publish(class(Privilege::CALL, "Before"));
-        assert!(!woken(&s).await);
+        assert!(!woken(&mut s).await);
         info.set_event_mask(Privilege::CALL);
         bus.publish(class(Privilege::CALL, "After"));
-        assert!(woken(&s).await);
+        assert!(woken(&mut s).await);
         // Each event is judged by the mask in force when it was published.
         assert_eq!(names(&mut s).unwrap(), ["After"]);
         bus.publish(class(Privilege::CALL, "Queued"));
@@ -865,7 +958,7 @@ mod tests {
         assert_eq!(names(&mut s).unwrap(), ["Queued", "Again"]);
         info.set_event_mask(Privilege::SYSTEM);
         bus.publish(class(Privilege::CALL, "Muted"));
-        assert!(!woken(&s).await);
+        assert!(!woken(&mut s).await);
         assert_eq!(names(&mut s).unwrap(), Vec::<String>::new());
         // Changes while nothing is read keep at most a ring's worth of history.
         for i in 0..1000 {
@@ -920,5 +1013,59 @@ mod tests {
         assert!(v1.pending() && !modern.pending());
         assert_eq!(names(&mut v1).unwrap(), ["Old"]);
         assert_eq!(names(&mut modern).unwrap(), Vec::<String>::new());
+    }
+    #[tokio::test]
+    async fn a_resting_stream_gets_its_place_back_for_the_next_event_it_receives() {
+        let bus = EventBus::new(16);
+        let (mut s, info) = stream(&bus, Privilege::SYSTEM);
+        let (_other, _i) = stream(&bus, Privilege::ALL);
+        s.rest();
+        assert!(s.rx.is_none());
+        assert_eq!(bus.receivers(), 2, "a resting stream still counts");
+        assert_eq!(bus.tx.receiver_count(), 1);
+        for _ in 0..100 {
+            bus.publish(class(Privilege::CALL, "Flood"));
+        }
+        assert!(!woken(&mut s).await);
+        bus.publish(class(Privilege::SYSTEM, "Mine"));
+        assert!(woken(&mut s).await);
+        assert_eq!(names(&mut s).unwrap(), ["Mine"]);
+        // Resting again, it is brought back by a change of mask too.
+        s.rest();
+        info.set_event_mask(Privilege::CALL);
+        bus.publish(class(Privilege::CALL, "Call"));
+        assert_eq!(names(&mut s).unwrap(), ["Call"]);
+        // Brought back, it can fall behind like any other.
+        s.rest();
+        for i in 0..40 {
+            bus.publish(class(Privilege::CALL, &format!("C{i}")));
+        }
+        assert_eq!(s.try_next().unwrap_err(), Missed(40 - 16));
+        assert_eq!(names(&mut s).unwrap().len(), 16);
+        // Resting with events unread for it is refused.
+        bus.publish(class(Privilege::CALL, "Unread"));
+        s.rest();
+        assert!(s.rx.is_some());
+        assert_eq!(names(&mut s).unwrap(), ["Unread"]);
+        drop(s);
+        assert_eq!(bus.receivers(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stream_rests_while_it_waits_after_passing_over_many_events() {
+        let bus = EventBus::new(256);
+        let (mut s, _info) = stream(&bus, Privilege::SYSTEM);
+        bus.publish(class(Privilege::NONE, "Everyone"));
+        for _ in 0..REST_AFTER {
+            bus.publish(class(Privilege::CALL, "Other"));
+        }
+        bus.publish(class(Privilege::SYSTEM, "Mine"));
+        assert_eq!(names(&mut s).unwrap(), ["Everyone", "Mine"]);
+        assert!(s.rx.is_some());
+        assert!(!woken(&mut s).await);
+        assert!(s.rx.is_none(), "rests while it waits");
+        bus.publish(class(Privilege::SYSTEM, "Again"));
+        assert!(woken(&mut s).await);
+        assert_eq!(names(&mut s).unwrap(), ["Again"]);
     }
 }

@@ -336,6 +336,8 @@ impl Session {
             return Ok(());
         };
         if !stream.pending() {
+            // Nothing for it: it gives up its place in the ring until something is.
+            stream.rest();
             return Ok(());
         }
         let dialect = self.auth.dialect;
@@ -591,7 +593,7 @@ async fn run(
         }
 
         let deadline = auth_deadline(shared, session, connected);
-        let events = session.events.as_ref();
+        let events = session.events.as_mut();
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
@@ -694,7 +696,7 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
 }
 
 /// Waits for events the session receives (forever without a stream).
-async fn ready(stream: Option<&EventStream>) {
+async fn ready(stream: Option<&mut EventStream>) {
     match stream {
         Some(stream) => stream.ready().await,
         None => std::future::pending().await,

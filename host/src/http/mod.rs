@@ -418,7 +418,11 @@ fn drain_events(shared: &Shared, session: &mut Session, out: &mut BytesMut) {
                 taken += 1;
                 out.put_slice(&ev.bytes(auth.dialect));
             }
-            Ok(None) => break,
+            Ok(None) => {
+                // Drained: it gives up its place in the ring until something is for it.
+                stream.rest();
+                break;
+            }
             Err(Missed(n)) => {
                 tracing::warn!(user = %auth.username, peer = %session.info.peer.ip(), missed = n, "HTTP session fell behind the event queue; the oldest events were dropped");
             }
