@@ -1115,7 +1115,7 @@ mod tests {
                             }
                         }
                         rounds += 1;
-                        if (rounds + i as u64) % 3 == 0 {
+                        if (rounds + i as u64).is_multiple_of(3) {
                             s.rest();
                         }
                     }
