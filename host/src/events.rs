@@ -206,6 +206,8 @@ pub struct EventBus {
     inner: Arc<Mutex<Inner>>,
     /// Subscriptions resting (see [`EventStream::rest`]); changed under `inner`'s lock.
     resting: Arc<AtomicUsize>,
+    /// `timestampevents` as configured now, so an emitter need not read the configuration.
+    timestamps: Arc<AtomicBool>,
     capacity: usize,
     budget: usize,
 }
@@ -402,6 +404,7 @@ impl EventBus {
             published: Arc::new(AtomicU64::new(0)),
             inner: Arc::new(Mutex::new(Inner::default())),
             resting: Arc::new(AtomicUsize::new(0)),
+            timestamps: Arc::new(AtomicBool::new(false)),
             capacity,
             budget,
         }
@@ -469,6 +472,16 @@ impl EventBus {
             }
         }
         offered
+    }
+
+    /// Whether events get a `Timestamp:` (`timestampevents`), as last set.
+    pub fn timestamps(&self) -> bool {
+        self.timestamps.load(Ordering::Relaxed)
+    }
+
+    /// Sets `timestampevents` (at start and on reload).
+    pub fn set_timestamps(&self, on: bool) {
+        self.timestamps.store(on, Ordering::Relaxed);
     }
 
     /// Events published so far.

@@ -43,6 +43,7 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), String> {
     if let Err(e) = shared.pbx.reconfigure(&new) {
         tracing::error!(error = %e, "reload: dialplan not reloaded");
     }
+    shared.bus.set_timestamps(new.general.timestampevents);
     match shared.config.write() {
         Ok(mut c) => *c = Arc::new(new),
         Err(p) => *p.into_inner() = Arc::new(new),

@@ -60,6 +60,7 @@ pub async fn start(config: Config) -> anyhow::Result<Arc<Shared>> {
     let runtime = PluginRuntime::new(config.plugins.cache_dir.as_deref())?;
     let now = SystemTime::now();
     let bus = EventBus::new(config.general.event_queue);
+    bus.set_timestamps(config.general.timestampevents);
     let pbx = crate::pbx::embedded::EmbeddedPbx::new(
         bus.clone(),
         &crate::pbx::embedded::settings_of(&config),

@@ -95,13 +95,13 @@ impl Shared {
         if self.bus.receivers() == 0 {
             return;
         }
-        let timestamped = self.config().general.timestampevents;
+        let timestamped = self.bus.timestamps();
         self.bus.publish(Event::new(class, name, body, timestamped));
     }
 
     /// `manager_event` with a body already in wire form (see [`Event::from_lines`]).
     pub fn emit_lines(&self, class: Privilege, name: String, lines: bytes::Bytes) {
-        let timestamped = self.config().general.timestampevents;
+        let timestamped = self.bus.timestamps();
         self.bus
             .publish(Event::from_lines(class, name, lines, timestamped));
     }

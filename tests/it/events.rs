@@ -476,3 +476,28 @@ async fn a_session_passed_by_events_outside_its_mask_is_not_slow() {
     );
     assert!(!host.log().contains("fell behind"), "{}", host.log());
 }
+
+#[tokio::test]
+async fn a_reload_turns_timestampevents_on_for_the_next_events() {
+    let host = HostBuilder::default()
+        .general("timestampevents = false")
+        .start();
+    let mut listener = host.login("admin", "amp111", Some("user")).await;
+    let mut driver = host.login("admin", "amp111", Some("off")).await;
+    driver
+        .request(&["Action: UserEvent", "UserEvent: Before"])
+        .await;
+    let ev = listener.wait_event("UserEvent").await;
+    assert_eq!(ev.get("Timestamp"), None, "{ev:?}");
+    let text = std::fs::read_to_string(&host.config).expect("config");
+    let text = text.replace("timestampevents = false", "timestampevents = true");
+    std::fs::write(&host.config, text).expect("write config");
+    let m = driver.request(&["Action: Reload"]).await;
+    assert_eq!(m.get("Response"), Some("Success"), "{m:?}");
+    driver
+        .request(&["Action: UserEvent", "UserEvent: After"])
+        .await;
+    let ev = listener.wait_event("UserEvent").await;
+    assert_eq!(ev.get("UserEvent"), Some("After"));
+    assert!(ev.get("Timestamp").is_some(), "{ev:?}");
+}

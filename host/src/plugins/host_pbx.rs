@@ -217,7 +217,7 @@ impl channels::Host for HostState {
         let request = from_wit_request(request);
         tokio::spawn(async move {
             let outcome = shared.pbx.originate(request.clone()).await;
-            let ts = shared.config().general.timestampevents;
+            let ts = shared.bus.timestamps();
             let event = originate_response(&request, &outcome, action_id.as_deref(), ts);
             shared.bus.publish(event);
         });
