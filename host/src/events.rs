@@ -17,11 +17,12 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use atomic_waker::AtomicWaker;
 use bytes::{BufMut, Bytes, BytesMut};
 use tokio::sync::broadcast::{self, error::TryRecvError};
-use tokio::sync::Notify;
 
 use crate::dialect::Dialect;
 use crate::privilege::Privilege;
@@ -261,7 +262,8 @@ struct Interest {
     /// last took this mark (0: none). Only ever set from 0 by the publisher and taken
     /// (reset to 0) by the session.
     first: AtomicU64,
-    notify: Notify,
+    /// The waiting session's task.
+    waker: AtomicWaker,
 }
 
 impl Interest {
@@ -279,7 +281,7 @@ impl Interest {
                 .compare_exchange(0, seq + 1, Ordering::SeqCst, Ordering::Relaxed);
         }
         if self.armed.load(Ordering::SeqCst) && self.armed.swap(false, Ordering::SeqCst) {
-            self.notify.notify_one();
+            self.waker.wake();
         }
     }
 }
@@ -512,7 +514,7 @@ impl EventBus {
             armed: AtomicBool::new(false),
             last: AtomicU64::new(0),
             first: AtomicU64::new(0),
-            notify: Notify::new(),
+            waker: AtomicWaker::new(),
         });
         subs.add(self, &interest);
         let mut inner = self.lock();
@@ -632,19 +634,21 @@ impl EventStream {
         if std::mem::take(&mut self.passed) >= REST_AFTER {
             self.rest();
         }
-        loop {
+        std::future::poll_fn(|cx| {
             if self.pending() {
-                return;
+                return Poll::Ready(());
             }
-            let notified = self.interest.notify.notified();
+            self.interest.waker.register(cx.waker());
             self.interest.armed.store(true, Ordering::SeqCst);
-            // Either this sees the publisher's `last`, or the publisher sees `armed`.
+            // Either this sees the publisher's `last`, or the publisher sees `armed` (and
+            // wakes the waker registered before it).
             if self.pending() {
                 self.interest.armed.store(false, Ordering::SeqCst);
-                return;
+                return Poll::Ready(());
             }
-            notified.await;
-        }
+            Poll::Pending
+        })
+        .await;
     }
 
     /// With nothing queued for it, gives up the subscription's place in the ring until
