@@ -380,7 +380,8 @@ async fn a_reload_of_a_broken_toml_config_keeps_the_running_one_and_names_file_a
         "{message:?} does not name {place} and the key"
     );
     let logged = host
-        .log()
+        .wait_log("not reloaded")
+        .await
         .lines()
         .any(|l| l.contains("ERROR") && l.contains("not reloaded") && l.contains(&place));
     assert!(logged, "no error log line naming {place}:\n{}", host.log());
@@ -432,7 +433,8 @@ async fn a_reload_of_a_broken_included_conf_file_names_that_file_and_line() {
     assert_eq!(response, "Error", "{message}");
     assert!(message.contains("ops.conf:3:"), "{message:?}");
     assert!(
-        host.log()
+        host.wait_log("not reloaded")
+            .await
             .lines()
             .any(|l| l.contains("not reloaded") && l.contains("ops.conf:3:")),
         "{}",
