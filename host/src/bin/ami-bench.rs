@@ -1982,13 +1982,49 @@ impl Bystanders {
     /// Closes them; returns how many were still open, and how many there were.
     async fn close(self) -> (usize, usize) {
         let n = self.conns.len();
-        let open = self.conns.iter().filter(|c| !c.task.is_finished()).count();
-        self.close.send_replace(true);
-        for c in self.conns {
-            let _ = join_by(c.task, Instant::now() + Duration::from_secs(2)).await;
-        }
-        (open, n)
+        (close_idle(self.conns, self.close).await, n)
     }
+}
+
+/// Opens `n` idle sessions logged in as `login`, at most `concurrency` connecting at
+/// once: the outcome of each, and the switch that closes those that opened.
+async fn open_idle(
+    login: &Login,
+    n: usize,
+    concurrency: usize,
+    pool: &Pool,
+    deadline: Instant,
+) -> (Vec<Result<IdleConn, String>>, watch::Sender<bool>) {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let (close, close_rx) = watch::channel(false);
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            pool.spawn(idle_conn(
+                login.clone(),
+                deadline,
+                permits.clone(),
+                close_rx.clone(),
+            ))
+        })
+        .collect();
+    let mut opened = Vec::with_capacity(n);
+    for t in tasks {
+        opened.push(match join_by(t, deadline + Duration::from_secs(2)).await {
+            Ok(r) => r,
+            Err(()) => Err("timed out".into()),
+        });
+    }
+    (opened, close)
+}
+
+/// Closes idle sessions opened by [`open_idle`]; returns how many were still open.
+async fn close_idle(conns: Vec<IdleConn>, close: watch::Sender<bool>) -> usize {
+    let open = conns.iter().filter(|c| !c.task.is_finished()).count();
+    close.send_replace(true);
+    for c in conns {
+        let _ = join_by(c.task, Instant::now() + Duration::from_secs(2)).await;
+    }
+    open
 }
 
 /// `--bystanders` sessions logged in as `base` with `Events: off`; all must log in.
@@ -2002,31 +2038,17 @@ async fn bystanders(
         events: "off",
         ..base.clone()
     };
-    let permits = Arc::new(Semaphore::new(o.concurrency));
-    let (close, close_rx) = watch::channel(false);
-    let tasks: Vec<_> = (0..o.bystanders)
-        .map(|_| {
-            pool.spawn(idle_conn(
-                login.clone(),
-                deadline,
-                permits.clone(),
-                close_rx.clone(),
-            ))
-        })
-        .collect();
+    let (opened, close) = open_idle(&login, o.bystanders, o.concurrency, pool, deadline).await;
     let mut set = Bystanders {
         conns: Vec::with_capacity(o.bystanders),
         close,
     };
     let mut problem = None;
-    for t in tasks {
-        match join_by(t, deadline + Duration::from_secs(2)).await {
-            Ok(Ok(c)) => set.conns.push(c),
-            Ok(Err(e)) => {
+    for outcome in opened {
+        match outcome {
+            Ok(c) => set.conns.push(c),
+            Err(e) => {
                 problem.get_or_insert(e);
-            }
-            Err(()) => {
-                problem.get_or_insert_with(|| "timed out".into());
             }
         }
     }
@@ -2349,33 +2371,21 @@ async fn scenario_idle(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String, S
         events: "on",
     };
     let deadline = Instant::now() + o.connect_timeout;
-    let permits = Arc::new(Semaphore::new(o.concurrency));
-    let (close_tx, close_rx) = watch::channel(false);
     let t0 = Instant::now();
-    let tasks: Vec<_> = (0..o.conns)
-        .map(|_| {
-            pool.spawn(idle_conn(
-                login.clone(),
-                deadline,
-                permits.clone(),
-                close_rx.clone(),
-            ))
-        })
-        .collect();
+    let (opened, close_tx) = open_idle(&login, o.conns, o.concurrency, pool, deadline).await;
     let mut conns = Vec::with_capacity(o.conns);
     let mut connect = Hist::new();
     let (mut failed, mut first_error) = (0u64, None);
-    for t in tasks {
-        match join_by(t, deadline + Duration::from_secs(2)).await {
-            Ok(Ok(c)) => {
+    for outcome in opened {
+        match outcome {
+            Ok(c) => {
                 connect.record(c.connect);
                 conns.push(c);
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 failed += 1;
                 first_error.get_or_insert(e);
             }
-            Err(()) => failed += 1,
         }
     }
     let setup = t0.elapsed();
@@ -2411,11 +2421,7 @@ async fn scenario_idle(o: &Opts, pool: &Pool, probe: &Probe) -> Result<String, S
     let ticks1 = proc_cpu_ticks(pid)?;
     let idle = idle_start.elapsed().as_secs_f64();
     let (rss2, threads2) = proc_status(pid)?;
-    let alive = conns.iter().filter(|c| !c.task.is_finished()).count();
-    close_tx.send_replace(true);
-    for c in conns {
-        let _ = join_by(c.task, Instant::now() + Duration::from_secs(2)).await;
-    }
+    let alive = close_idle(conns, close_tx).await;
     let cpu_pct = (ticks1.saturating_sub(ticks0)) as f64 / CLOCK_TICKS / idle * 100.0;
     let rss = rss1.max(rss2);
     let per_session = if logged_in > 0 {
