@@ -507,7 +507,8 @@ async fn run(
     }
 
     let mut decoder = Decoder::new();
-    let mut inbuf = BytesMut::with_capacity(1024);
+    let mut inbuf = BytesMut::with_capacity(ReadRoom::MIN);
+    let mut room = ReadRoom::default();
     let mut out = BytesMut::with_capacity(1024);
     // Whether `out` holds event bytes (which makes its write subject to writetimeout).
     let mut has_events = false;
@@ -574,7 +575,7 @@ async fn run(
         }
         if answered && session.auth.authenticated {
             if let Some(window) = pacer.replied() {
-                match poll_briefly(shared, session, &reader, &mut inbuf, window).await? {
+                match poll_briefly(shared, session, &reader, &mut inbuf, &mut room, window).await? {
                     Polled::Request | Polled::Events => {
                         pacer.polled(true);
                         continue;
@@ -594,6 +595,7 @@ async fn run(
 
         let deadline = auth_deadline(shared, session, connected);
         let events = session.events.as_mut();
+        let spare = room.prepare(&mut inbuf);
         tokio::select! {
             biased;
             _ = shutdown.changed() => {
@@ -618,8 +620,9 @@ async fn run(
                 return Ok(());
             }
             read = reader.read_buf(&mut inbuf) => {
-                if read? == 0 {
-                    return Ok(());
+                match read? {
+                    0 => return Ok(()),
+                    n => room.read(n, spare),
                 }
             }
             () = ready(events) => {
@@ -629,9 +632,52 @@ async fn run(
                 }
             }
         }
-        if inbuf.capacity() > 64 * 1024 && inbuf.is_empty() {
-            inbuf = BytesMut::with_capacity(1024);
+    }
+}
+
+/// Sizes a session's read buffer. It starts at [`ReadRoom::MIN`]. A read that fills the
+/// room it had doubles the room for the next read (up to [`ReadRoom::MAX`]), so a client
+/// pipelining many requests is read in few syscalls, and the replies to a whole read go
+/// out in one write. A short read sets it back to the minimum, and the buffer itself
+/// goes back to the minimum once it is read out. No I/O here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadRoom {
+    room: usize,
+}
+
+impl Default for ReadRoom {
+    fn default() -> Self {
+        ReadRoom {
+            room: ReadRoom::MIN,
         }
+    }
+}
+
+impl ReadRoom {
+    /// The room for a read at first and after a short read.
+    pub const MIN: usize = 1024;
+    /// The most room a read is given.
+    pub const MAX: usize = 64 * 1024;
+
+    /// Makes room in `buf` for the next read; returns the room there is.
+    pub fn prepare(&self, buf: &mut BytesMut) -> usize {
+        if buf.is_empty() && buf.capacity() > 4 * self.room {
+            *buf = BytesMut::with_capacity(self.room);
+        } else {
+            buf.reserve(self.room);
+        }
+        buf.capacity() - buf.len()
+    }
+
+    /// A read of `n` bytes was made with `spare` bytes of room.
+    pub fn read(&mut self, n: usize, spare: usize) {
+        self.room = if n >= spare {
+            (self.room * 2).min(ReadRoom::MAX)
+        } else if n < ReadRoom::MIN {
+            ReadRoom::MIN
+        } else {
+            self.room
+        };
     }
 }
 
@@ -657,6 +703,7 @@ async fn poll_briefly(
     session: &Session,
     reader: &OwnedReadHalf,
     inbuf: &mut BytesMut,
+    room: &mut ReadRoom,
     window: Duration,
 ) -> std::io::Result<Polled> {
     let Some(_slot) = shared.spinners.try_acquire() else {
@@ -664,9 +711,13 @@ async fn poll_briefly(
     };
     let until = std::time::Instant::now() + window;
     loop {
+        let spare = room.prepare(inbuf);
         match reader.try_read_buf(inbuf) {
             Ok(0) => return Ok(Polled::Closed),
-            Ok(_) => return Ok(Polled::Request),
+            Ok(n) => {
+                room.read(n, spare);
+                return Ok(Polled::Request);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
@@ -700,5 +751,66 @@ async fn ready(stream: Option<&mut EventStream>) {
     match stream {
         Some(stream) => stream.ready().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `n` bytes into `buf` as a socket read would, returning the room it had.
+    fn read_into(room: &mut ReadRoom, buf: &mut BytesMut, n: usize) -> usize {
+        let spare = room.prepare(buf);
+        let n = n.min(spare);
+        buf.put_bytes(b'x', n);
+        room.read(n, spare);
+        spare
+    }
+
+    #[test]
+    fn reads_that_fill_the_room_double_it_up_to_the_most() {
+        let mut room = ReadRoom::default();
+        let mut buf = BytesMut::with_capacity(ReadRoom::MIN);
+        let mut spares = Vec::new();
+        for _ in 0..10 {
+            spares.push(read_into(&mut room, &mut buf, usize::MAX));
+            buf.clear();
+        }
+        assert_eq!(spares[0], ReadRoom::MIN);
+        assert!(spares[1] >= 2 * ReadRoom::MIN, "{spares:?}");
+        assert!(spares.windows(2).all(|w| w[1] >= w[0]), "{spares:?}");
+        assert_eq!(room.room, ReadRoom::MAX);
+        assert!(buf.capacity() <= 2 * ReadRoom::MAX, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn a_short_read_sets_the_room_back_and_an_empty_buffer_shrinks() {
+        let mut room = ReadRoom::default();
+        let mut buf = BytesMut::with_capacity(ReadRoom::MIN);
+        for _ in 0..8 {
+            read_into(&mut room, &mut buf, usize::MAX);
+            buf.clear();
+        }
+        assert!(buf.capacity() >= ReadRoom::MAX / 2);
+        read_into(&mut room, &mut buf, 100);
+        assert_eq!(room.room, ReadRoom::MIN);
+        // Bytes still buffered are kept; once read out, the buffer is small again.
+        room.prepare(&mut buf);
+        assert_eq!(buf.len(), 100);
+        buf.clear();
+        room.prepare(&mut buf);
+        assert!(buf.capacity() < 4 * ReadRoom::MIN, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn a_read_between_the_least_and_the_room_keeps_it() {
+        let mut room = ReadRoom::default();
+        let mut buf = BytesMut::new();
+        read_into(&mut room, &mut buf, usize::MAX);
+        buf.clear();
+        let kept = room.room;
+        read_into(&mut room, &mut buf, ReadRoom::MIN + 10);
+        assert_eq!(room.room, kept);
+        assert_eq!(buf.len(), ReadRoom::MIN + 10);
     }
 }
