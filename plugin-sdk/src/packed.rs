@@ -25,16 +25,24 @@ pub(crate) fn unpack_request(bytes: &[u8]) -> Result<(String, Context, Request),
         .with_event_mask(mask);
     let count = r.u32()? as usize;
     // Each header takes at least 8 bytes: a count beyond that is a lie, not a reason to
-    // reserve memory.
-    let mut headers = Vec::with_capacity(count.min(r.bytes.len() / 8));
+    // reserve memory. The names and values are copied into one buffer, checked at once.
+    let mut spans = Vec::with_capacity(count.min(r.bytes.len() / 8));
+    let mut text = Vec::with_capacity(r.bytes.len());
     for _ in 0..count {
-        headers.push((r.string()?, r.string()?));
+        let start = text.len();
+        text.extend_from_slice(r.bytes()?);
+        let split = text.len();
+        text.extend_from_slice(r.bytes()?);
+        spans.push([start, split, text.len()]);
     }
     if !r.bytes.is_empty() {
         return Err("trailing bytes");
     }
-    Ok((action, ctx, Request::new(dialect, headers)))
+    let req = Request::from_spans(dialect, text, spans).ok_or(NOT_UTF8)?;
+    Ok((action, ctx, req))
 }
+
+const NOT_UTF8: &str = "a string is not UTF-8";
 
 /// Appends `reply` in packed form to `out`.
 pub(crate) fn pack_response(reply: &Response, out: &mut Vec<u8>) {
@@ -117,12 +125,16 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn string(&mut self) -> Result<String, &'static str> {
+    /// A string's bytes, not checked.
+    fn bytes(&mut self) -> Result<&'a [u8], &'static str> {
         let n = self.u32()? as usize;
-        let b = self.take(n)?;
-        std::str::from_utf8(b)
+        self.take(n)
+    }
+
+    fn string(&mut self) -> Result<String, &'static str> {
+        std::str::from_utf8(self.bytes()?)
             .map(str::to_owned)
-            .map_err(|_| "a string is not UTF-8")
+            .map_err(|_| NOT_UTF8)
     }
 }
 
@@ -162,6 +174,31 @@ mod tests {
         assert_eq!(req.dialect(), Dialect::Modern);
         assert_eq!(req.header("x"), Some("é: 1"));
         assert_eq!(req.headers().count(), 2);
+    }
+
+    #[test]
+    fn request_headers_keep_empty_and_repeated_ones() {
+        let headers = [("A", ""), ("", "v"), ("a", "2"), ("Ü", "ö: x")];
+        let (_, _, req) = unpack_request(&put_request(0, &headers)).expect("valid request");
+        assert_eq!(req, Request::new(Dialect::V1, headers));
+        assert_eq!(req.headers().len(), 4);
+        assert!(req.headers().eq(headers.iter().copied()));
+        assert_eq!(req.header("a"), Some(""));
+        assert_eq!(req.headers_named("A").collect::<Vec<_>>(), ["", "2"]);
+    }
+
+    #[test]
+    fn a_character_split_between_name_and_value_is_refused() {
+        // "é" is two bytes; the first ends the name and the second starts the value, so
+        // the bytes together are UTF-8 but neither string is.
+        let mut b = put_request(0, &[]);
+        b.truncate(b.len() - 4);
+        put_u32(&mut b, 1);
+        put_u32(&mut b, 2);
+        b.extend_from_slice(&[b'N', 0xc3]);
+        put_u32(&mut b, 2);
+        b.extend_from_slice(&[0xa9, b'v']);
+        assert_eq!(unpack_request(&b).err(), Some("a string is not UTF-8"));
     }
 
     #[test]

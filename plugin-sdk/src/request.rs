@@ -28,7 +28,12 @@ const MAX_VARIABLE_PIECES: usize = 32;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    headers: Vec<(String, String)>,
+    /// Every header's name then value, one after another: one allocation for them all.
+    text: String,
+    /// Each header as byte offsets into `text`: where its name starts, where its value
+    /// starts (the name's end) and where the value ends. Every offset is a character
+    /// boundary of `text`.
+    spans: Vec<[usize; 3]>,
     dialect: Dialect,
 }
 
@@ -49,21 +54,67 @@ impl Request {
         N: Into<String>,
         V: Into<String>,
     {
-        Request {
-            headers: headers
-                .into_iter()
-                .map(|(name, value)| (name.into(), value.into()))
-                .collect(),
-            dialect,
+        let mut req = Request::empty(dialect, 0, 0);
+        for (name, value) in headers {
+            req.push(&name.into(), &value.into());
         }
+        req
     }
 
     #[doc(hidden)]
     pub fn from_wit(message: wit::Message, dialect: Dialect) -> Request {
+        let size = message.iter().map(|h| h.name.len() + h.value.len()).sum();
+        let mut req = Request::empty(dialect, message.len(), size);
+        for h in &message {
+            req.push(&h.name, &h.value);
+        }
+        req
+    }
+
+    /// A request without headers, with room for `count` of them and `size` bytes of
+    /// names and values.
+    pub(crate) fn empty(dialect: Dialect, count: usize, size: usize) -> Request {
         Request {
-            headers: message.into_iter().map(|h| (h.name, h.value)).collect(),
+            text: String::with_capacity(size),
+            spans: Vec::with_capacity(count),
             dialect,
         }
+    }
+
+    /// Appends a header.
+    pub(crate) fn push(&mut self, name: &str, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(name);
+        let split = self.text.len();
+        self.text.push_str(value);
+        self.spans.push([start, split, self.text.len()]);
+    }
+
+    /// A request whose headers' names and values lie one after another in `text`, at the
+    /// offsets of `spans` (as in [`Request::push`]). `None` when `text` is not UTF-8 or
+    /// an offset falls inside a character (then some name or value is not UTF-8).
+    pub(crate) fn from_spans(
+        dialect: Dialect,
+        text: Vec<u8>,
+        spans: Vec<[usize; 3]>,
+    ) -> Option<Request> {
+        let text = String::from_utf8(text).ok()?;
+        let bounded = spans.iter().flatten().all(|&at| text.is_char_boundary(at));
+        bounded.then_some(Request {
+            text,
+            spans,
+            dialect,
+        })
+    }
+
+    /// The header at `span`.
+    fn pair(&self, &[start, split, end]: &[usize; 3]) -> (&str, &str) {
+        // Offsets are character boundaries of `text` by construction; `get` keeps even a
+        // broken one from panicking.
+        (
+            self.text.get(start..split).unwrap_or_default(),
+            self.text.get(split..end).unwrap_or_default(),
+        )
     }
 
     /// The dialect of the calling session (the same as [`Context::dialect`](crate::Context::dialect)).
@@ -98,10 +149,9 @@ impl Request {
     /// assert_eq!(req.header("Exten"), None);
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
+        self.headers()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// The value of the first header named `name`, or `""` when there is none: absent and
@@ -150,8 +200,8 @@ impl Request {
     /// let names: Vec<&str> = req.headers().map(|(name, _)| name).collect();
     /// assert_eq!(names, ["Action", "A"]);
     /// ```
-    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|span| self.pair(span))
     }
 
     /// The values of every header named `name` (case-insensitive), in wire order.
@@ -165,10 +215,9 @@ impl Request {
     /// assert_eq!(req.headers_named("Variable").count(), 2);
     /// ```
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
+        self.headers()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v)
     }
 
     /// The channel variables of the request, as Asterisk's `astman_get_variables` reads

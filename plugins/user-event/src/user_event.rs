@@ -16,7 +16,7 @@
 //! sender's `ActionID` included; V1 copies `Action: UserEvent` too, the modern dialect
 //! leaves it out. Nothing is truncated. A missing `UserEvent` gives an empty one.
 
-use ami_plugin_sdk::{events, Context, Dialect, Message, Privilege, Request, Response};
+use ami_plugin_sdk::{events, Context, Dialect, Privilege, Request, Response};
 
 /// What `manager show command UserEvent` prints.
 pub const DESCRIPTION: &str = "Sends an event named UserEvent, of class 'user', to every \
@@ -25,27 +25,35 @@ the request is copied into it.";
 
 /// The handler.
 pub fn user_event(req: &Request, _ctx: &Context) -> Response {
-    events::emit_message(Privilege::USER, "UserEvent", body(req));
+    events::emit(Privilege::USER, "UserEvent", &body(req));
     Response::ack(req, "Event Sent")
 }
 
-/// The emitted event's headers (the host adds `Event:` and `Privilege:`).
-fn body(req: &Request) -> Message {
+/// The emitted event's headers (the host adds `Event:` and `Privilege:`), borrowed from
+/// the request.
+fn body(req: &Request) -> Vec<(&str, &str)> {
     let skip_action = req.dialect() == Dialect::Modern;
-    let mut body = Message::new().header("UserEvent", req.header_or_empty("UserEvent"));
-    for (name, value) in req.headers() {
-        let skipped = name.eq_ignore_ascii_case("UserEvent")
-            || (skip_action && name.eq_ignore_ascii_case("Action"));
-        if !skipped {
-            body.push_header(name, value);
-        }
-    }
+    let mut body = Vec::with_capacity(req.headers().len() + 1);
+    body.push(("UserEvent", req.header_or_empty("UserEvent")));
+    body.extend(req.headers().filter(|(name, _)| {
+        !(name.eq_ignore_ascii_case("UserEvent")
+            || (skip_action && name.eq_ignore_ascii_case("Action")))
+    }));
     body
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ami_plugin_sdk::Message;
+
+    /// The body as the event's headers on the wire.
+    fn wire(req: &Request) -> String {
+        body(req)
+            .into_iter()
+            .fold(Message::new(), |m, (name, value)| m.header(name, value))
+            .to_wire()
+    }
 
     #[test]
     fn modern_body_skips_action_and_user_event() {
@@ -60,7 +68,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            body(&req).to_wire(),
+            wire(&req),
             "UserEvent: MyEvent\r\nActionID: 9\r\nHeader1: value one\r\nHeader2: value: two\r\n\r\n"
         );
     }
@@ -77,7 +85,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            body(&req).to_wire(),
+            wire(&req),
             "UserEvent: Deploy\r\nAction: UserEvent\r\nActionID: u1\r\nTarget: eu-1\r\n\r\n"
         );
     }
@@ -85,12 +93,12 @@ mod tests {
     #[test]
     fn missing_name_is_empty_and_duplicates_are_dropped() {
         let req = Request::new(Dialect::Modern, [("action", "userevent"), ("X", "1")]);
-        assert_eq!(body(&req).to_wire(), "UserEvent: \r\nX: 1\r\n\r\n");
+        assert_eq!(wire(&req), "UserEvent: \r\nX: 1\r\n\r\n");
         let req = Request::new(
             Dialect::V1,
             [("userevent", "A"), ("USEREVENT", "B"), ("Y", "")],
         );
-        assert_eq!(body(&req).to_wire(), "UserEvent: A\r\nY: \r\n\r\n");
+        assert_eq!(wire(&req), "UserEvent: A\r\nY: \r\n\r\n");
     }
 
     #[test]
@@ -100,6 +108,7 @@ mod tests {
             Dialect::Modern,
             [("UserEvent", "Big"), ("Data", long.as_str())],
         );
-        assert_eq!(body(&req).get("Data").map(str::len), Some(5000));
+        let data = body(&req).into_iter().find(|(name, _)| *name == "Data");
+        assert_eq!(data.map(|(_, value)| value.len()), Some(5000));
     }
 }
