@@ -8,6 +8,9 @@
 //! each round trip. Polling for a while after each reply keeps the CPU awake for the next
 //! request when it comes soon; when it does not, the session sleeps as usual.
 //!
+//! Only a client that sent one request and waits for its reply is polled for: one that
+//! pipelines has its next requests on the way while a batch is served.
+//!
 //! The cost is bounded three ways: a logged-in session polls only after a reply, and
 //! backs off when its polls find nothing ([`Pacer`]: an idle or slow client costs one
 //! fruitless poll per [`MAX_SKIP`] replies at most); at most [`Spinners::cap`] sessions

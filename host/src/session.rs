@@ -538,9 +538,9 @@ async fn run(
     let mut pacer = Pacer::new(Duration::from_micros(busypoll));
     loop {
         // Serve every complete request already buffered, in order, then flush once.
-        let mut answered = false;
+        let mut answered = 0usize;
         while let Some(frame) = decoder.decode(&mut inbuf) {
-            answered = true;
+            answered += 1;
             message_deadline = None;
             let flow = match frame {
                 Frame::Message(lines) => {
@@ -573,7 +573,10 @@ async fn run(
                 out = BytesMut::with_capacity(1024);
             }
         }
-        if answered && session.auth.authenticated {
+        // A client that sent one request and waits for its reply before the next is worth
+        // polling for; one that pipelines sends the next requests while this batch is
+        // served, and a poll would only keep this worker from the other sessions.
+        if answered == 1 && session.auth.authenticated {
             if let Some(window) = pacer.replied() {
                 match poll_briefly(shared, session, &reader, &mut inbuf, &mut room, window).await? {
                     Polled::Request | Polled::Events => {
