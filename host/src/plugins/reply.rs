@@ -106,7 +106,7 @@ pub fn render_packed(packed: &[u8], limit: usize, out: &mut BytesMut) -> Result<
         let mut p = Reader { bytes: packed };
         let headers = p.u32()?;
         for _ in 0..headers {
-            r.header(p.str()?, p.str()?)?;
+            r.raw_header(p.raw()?, p.raw()?)?;
         }
         let follows = match p.u8()? {
             0 => None,
@@ -118,7 +118,7 @@ pub fn render_packed(packed: &[u8], limit: usize, out: &mut BytesMut) -> Result<
             match p.u8()? {
                 0 => {
                     for _ in 0..p.u32()? {
-                        r.header(p.str()?, p.str()?)?;
+                        r.raw_header(p.raw()?, p.raw()?)?;
                     }
                     r.text(b"\r\n")?;
                 }
@@ -134,6 +134,10 @@ pub fn render_packed(packed: &[u8], limit: usize, out: &mut BytesMut) -> Result<
         if !p.bytes.is_empty() {
             return Err(malformed("bytes after the reply"));
         }
+        // Headers were written unchecked: one check of all the output covers them (each
+        // is enclosed by ASCII; `follows` and raw text were checked on their own, since
+        // two raw texts in a row are not).
+        r.check_utf8()?;
         Ok(close)
     })
 }
@@ -144,14 +148,44 @@ pub fn packed_lines(packed: &[u8]) -> Result<BytesMut, CallFailure> {
     let mut p = Reader { bytes: packed };
     let mut lines = BytesMut::with_capacity(packed.len());
     for _ in 0..p.u32()? {
-        let (name, value) = (p.str()?, p.str()?);
-        put_header(&mut lines, &clean(name), &clean(value));
+        put_clean_header(&mut lines, p.raw()?, p.raw()?);
     }
     if !p.bytes.is_empty() {
         return Err(malformed("bytes after the message"));
     }
+    check_utf8(&lines)?;
     Ok(lines)
 }
+
+/// Writes `name: value\r\n` from unchecked bytes, CR and LF made blanks. Checking the
+/// written lines for UTF-8 afterwards (once, [`check_utf8`]) checks every name and value:
+/// each is enclosed by ASCII (`: `, CR LF), and a character cannot straddle ASCII.
+fn put_clean_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
+    put_clean(out, name);
+    out.put_slice(b": ");
+    put_clean(out, value);
+    out.put_slice(b"\r\n");
+}
+
+fn put_clean(out: &mut BytesMut, text: &[u8]) {
+    let mut rest = text;
+    while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+        out.put_slice(&rest[..at]);
+        out.put_u8(b' ');
+        rest = &rest[at + 1..];
+    }
+    out.put_slice(rest);
+}
+
+fn check_utf8(bytes: &[u8]) -> Result<(), CallFailure> {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(malformed(NOT_UTF8)),
+    }
+}
+
+const NOT_UTF8: &str = "a string is not UTF-8";
 
 fn malformed(why: &str) -> CallFailure {
     CallFailure::Malformed(why.to_string())
@@ -184,6 +218,18 @@ impl Renderer<'_> {
     fn header(&mut self, name: &str, value: &str) -> Result<(), CallFailure> {
         put_header(self.out, &clean(name), &clean(value));
         self.check()
+    }
+
+    /// A header from unchecked bytes; the caller checks the output with
+    /// [`Renderer::check_utf8`] before it is used.
+    fn raw_header(&mut self, name: &[u8], value: &[u8]) -> Result<(), CallFailure> {
+        put_clean_header(self.out, name, value);
+        self.check()
+    }
+
+    /// Fails unless everything written is UTF-8.
+    fn check_utf8(&self) -> Result<(), CallFailure> {
+        check_utf8(&self.out[self.start..])
     }
 
     fn text(&mut self, text: &[u8]) -> Result<(), CallFailure> {
@@ -238,9 +284,14 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn str(&mut self) -> Result<&'a str, CallFailure> {
+    /// A string's bytes, not checked.
+    fn raw(&mut self) -> Result<&'a [u8], CallFailure> {
         let n = self.u32()? as usize;
-        std::str::from_utf8(self.take(n)?).map_err(|_| malformed("a string is not UTF-8"))
+        self.take(n)
+    }
+
+    fn str(&mut self) -> Result<&'a str, CallFailure> {
+        std::str::from_utf8(self.raw()?).map_err(|_| malformed(NOT_UTF8))
     }
 }
 
@@ -399,6 +450,66 @@ mod tests {
         }
         b.push(0);
         assert!(matches!(packed_lines(&b), Err(CallFailure::Malformed(_))));
+    }
+
+    #[test]
+    fn every_packed_string_must_be_utf8() {
+        // A message of one header, the name and value given as bytes.
+        fn message(name: &[u8], value: &[u8]) -> Vec<u8> {
+            let mut b = Vec::new();
+            put_u32(&mut b, 1);
+            for s in [name, value] {
+                put_u32(&mut b, s.len());
+                b.extend_from_slice(s);
+            }
+            b
+        }
+        let ok = packed_lines(&message("Ünï".as_bytes(), "é\r€".as_bytes()));
+        assert_eq!(
+            ok.map(|l| l.to_vec()),
+            Ok("Ünï: é €\r\n".as_bytes().to_vec())
+        );
+        // "é" is C3 A9: cut between name and value, or with CR LF inside, or alone.
+        let bad = [
+            message(b"N\xc3", b"\xa9v"),
+            message(b"N", b"\xc3\r\xa9"),
+            message(b"N", b"v\xc3"),
+            message(b"\xa9", b"v"),
+            message(b"N", b"\xff"),
+        ];
+        for b in &bad {
+            assert_eq!(
+                packed_lines(b),
+                Err(CallFailure::Malformed(NOT_UTF8.into())),
+                "{b:?}"
+            );
+            // The same as a reply's headers, and as a message after it.
+            let mut reply = b.clone();
+            reply.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            let mut after = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+            after.extend_from_slice(b);
+            after.push(0);
+            for packed in [reply, after] {
+                let mut out = BytesMut::from(&b"x"[..]);
+                let r = render_packed(&packed, 1 << 20, &mut out);
+                assert_eq!(
+                    r,
+                    Err(CallFailure::Malformed(NOT_UTF8.into())),
+                    "{packed:?}"
+                );
+                assert_eq!(&out[..], b"x");
+            }
+        }
+        // Two raw texts that are UTF-8 only together are refused too.
+        let mut raws = vec![0, 0, 0, 0, 0, 2, 0, 0, 0];
+        for half in [&b"\xc3"[..], b"\xa9"] {
+            raws.push(1);
+            put_u32(&mut raws, 1);
+            raws.extend_from_slice(half);
+        }
+        raws.push(0);
+        let r = render_packed(&raws, 1 << 20, &mut BytesMut::new());
+        assert_eq!(r, Err(CallFailure::Malformed(NOT_UTF8.into())));
     }
 
     #[test]
