@@ -108,13 +108,28 @@ impl Request {
     }
 
     /// The header at `span`.
-    fn pair(&self, &[start, split, end]: &[usize; 3]) -> (&str, &str) {
+    fn pair(&self, span: &[usize; 3]) -> (&str, &str) {
         // Offsets are character boundaries of `text` by construction; `get` keeps even a
         // broken one from panicking.
+        let [start, split, _] = *span;
         (
             self.text.get(start..split).unwrap_or_default(),
-            self.text.get(split..end).unwrap_or_default(),
+            self.value(span),
         )
+    }
+
+    /// The value of the header at `span`.
+    fn value(&self, &[_, split, end]: &[usize; 3]) -> &str {
+        self.text.get(split..end).unwrap_or_default()
+    }
+
+    /// Whether the header at `span` is named `name` (case-insensitive), compared as
+    /// bytes: a lookup only slices the value it finds.
+    fn named(&self, &[start, split, _]: &[usize; 3], name: &str) -> bool {
+        self.text
+            .as_bytes()
+            .get(start..split)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
     /// The dialect of the calling session (the same as [`Context::dialect`](crate::Context::dialect)).
@@ -149,9 +164,10 @@ impl Request {
     /// assert_eq!(req.header("Exten"), None);
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.spans
+            .iter()
+            .find(|span| self.named(span, name))
+            .map(|span| self.value(span))
     }
 
     /// The value of the first header named `name`, or `""` when there is none: absent and
@@ -215,9 +231,10 @@ impl Request {
     /// assert_eq!(req.headers_named("Variable").count(), 2);
     /// ```
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.spans
+            .iter()
+            .filter(move |span| self.named(span, name))
+            .map(|span| self.value(span))
     }
 
     /// The channel variables of the request, as Asterisk's `astman_get_variables` reads
