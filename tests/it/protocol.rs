@@ -415,6 +415,54 @@ async fn pipelined_requests_are_answered_in_order() {
 }
 
 #[tokio::test]
+async fn a_long_pipelined_burst_is_answered_in_order() {
+    // About 100 KB of requests in one write: more than a read takes at first, so the
+    // session's reads grow; the last request is cut inside a line across two writes.
+    let host = Host::start();
+    let mut c = host.login("admin", "amp111", Some("off")).await;
+    let mut burst = Vec::new();
+    for i in 0..3000 {
+        burst.extend_from_slice(format!("Action: Ping\r\nActionID: b{i}\r\n\r\n").as_bytes());
+    }
+    burst.extend_from_slice(b"Action: Ping\r\nActi");
+    c.send_raw(&burst).await;
+    c.send_raw(b"onID: last\r\n\r\n").await;
+    for i in 0..3000 {
+        let m = c.read_msg().await;
+        assert_eq!(m.get("Response"), Some("Pong"), "{}", m.raw);
+        assert_eq!(m.get("ActionID"), Some(format!("b{i}").as_str()));
+    }
+    assert_eq!(c.read_msg().await.get("ActionID"), Some("last"));
+    // After the burst, a lone request is answered as before.
+    let m = c.request(&["Action: Ping", "ActionID: after"]).await;
+    assert_eq!(m.raw, "Response: Pong\r\nActionID: after\r\n\r\n");
+}
+
+#[tokio::test]
+async fn pipelined_user_events_reach_their_sender_between_the_replies() {
+    // Each request's reply, then the events it caused, then the next request's reply:
+    // however many requests one read brings.
+    let host = Host::start();
+    let mut c = host.login("admin", "amp111", Some("user")).await;
+    let mut burst = Vec::new();
+    for i in 0..200 {
+        burst.extend_from_slice(
+            format!("Action: UserEvent\r\nUserEvent: Burst\r\nActionID: u{i}\r\n\r\n").as_bytes(),
+        );
+    }
+    c.send_raw(&burst).await;
+    for i in 0..200 {
+        let id = format!("u{i}");
+        let reply = c.read_msg().await;
+        assert_eq!(reply.get("Response"), Some("Success"), "{}", reply.raw);
+        assert_eq!(reply.get("ActionID"), Some(id.as_str()));
+        let event = c.read_msg().await;
+        assert!(event.is_event("UserEvent"), "{}", event.raw);
+        assert_eq!(event.get("ActionID"), Some(id.as_str()));
+    }
+}
+
+#[tokio::test]
 async fn logoff_after_login() {
     for host in [Host::start(), HostBuilder::default().modern().start()] {
         let mut c = host.login("admin", "amp111", Some("off")).await;
