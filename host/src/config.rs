@@ -112,8 +112,8 @@ pub struct General {
     /// on a loaded 2-core box, over loopback) does not drop healthy listeners.
     pub writetimeout: u64,
     /// `busypoll`: microseconds a session polls for its client's next request after
-    /// replying to a lone request, while that client answers quickly (50, 0..=1000; 0 turns polling off). See
-    /// [`crate::busypoll`]. Read when a session connects.
+    /// replying to a lone request, while that client answers quickly (50, 0..=1000; 0
+    /// turns polling off). See [`crate::busypoll`]. Read when a session connects.
     pub busypoll: u32,
 }
 

@@ -644,7 +644,7 @@ async fn run(
 /// out in one write. A short read sets it back to the minimum, and the buffer itself
 /// goes back to the minimum once it is read out. No I/O here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadRoom {
+pub(crate) struct ReadRoom {
     room: usize,
 }
 
@@ -658,12 +658,12 @@ impl Default for ReadRoom {
 
 impl ReadRoom {
     /// The room for a read at first and after a short read.
-    pub const MIN: usize = 1024;
+    pub(crate) const MIN: usize = 1024;
     /// The most room a read is given.
-    pub const MAX: usize = 64 * 1024;
+    pub(crate) const MAX: usize = 64 * 1024;
 
     /// Makes room in `buf` for the next read; returns the room there is.
-    pub fn prepare(&self, buf: &mut BytesMut) -> usize {
+    pub(crate) fn prepare(&self, buf: &mut BytesMut) -> usize {
         if buf.is_empty() && buf.capacity() > 4 * self.room {
             *buf = BytesMut::with_capacity(self.room);
         } else {
@@ -673,7 +673,7 @@ impl ReadRoom {
     }
 
     /// A read of `n` bytes was made with `spare` bytes of room.
-    pub fn read(&mut self, n: usize, spare: usize) {
+    pub(crate) fn read(&mut self, n: usize, spare: usize) {
         self.room = if n >= spare {
             (self.room * 2).min(ReadRoom::MAX)
         } else if n < ReadRoom::MIN {
