@@ -40,10 +40,31 @@ pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Writes the header line `name: value` with CR and LF in the name and value made blanks
+/// (as [`clean`] does), straight from their bytes. Bytes that are not UTF-8 are written
+/// as they are: a caller with unchecked bytes checks the written lines.
+pub fn put_clean_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+    out.reserve(name.len() + value.len() + 4);
+    put_clean(out, name);
+    out.put_slice(b": ");
+    put_clean(out, value);
+    out.put_slice(b"\r\n");
+}
+
+fn put_clean(out: &mut BytesMut, text: &[u8]) {
+    let mut rest = text;
+    while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
+        out.put_slice(&rest[..at]);
+        out.put_u8(b' ');
+        rest = &rest[at + 1..];
+    }
+    out.put_slice(rest);
+}
+
 /// Writes one message: its headers and the blank line.
 pub fn put_message<'a>(out: &mut BytesMut, headers: impl IntoIterator<Item = (&'a str, &'a str)>) {
     for (n, v) in headers {
-        put_header(out, &clean(n), &clean(v));
+        put_clean_header(out, n.as_bytes(), v.as_bytes());
     }
     out.put_slice(b"\r\n");
 }

@@ -10,8 +10,7 @@ use wasmtime::StoreContextMut;
 use super::bindings::ami::manager::{core, log, session, types};
 use super::convert::{from_wit_privilege, to_wit_privilege};
 use super::HostState;
-use crate::events::put_header;
-use crate::response::clean;
+use crate::response::{clean, put_clean_header};
 
 impl types::Host for HostState {}
 
@@ -42,7 +41,7 @@ pub(super) fn emit(
     let mut lines = BytesMut::with_capacity(32 * headers.len());
     for header in &headers {
         let (n, v) = (header.name.to_str(&store)?, header.value.to_str(&store)?);
-        put_header(&mut lines, &clean(&n), &clean(&v));
+        put_clean_header(&mut lines, n.as_bytes(), v.as_bytes());
     }
     let shared = &store.data().shared;
     shared.emit_lines(from_wit_privilege(class), name, lines.freeze());

@@ -9,10 +9,9 @@ use bytes::{BufMut, BytesMut};
 use super::bindings::ami::manager::types;
 use super::CallFailure;
 use crate::dialect::Dialect;
-use crate::events::put_header;
 use crate::message::Header;
 use crate::privilege::Privilege;
-use crate::response::{clean, END_COMMAND};
+use crate::response::{put_clean_header, END_COMMAND};
 
 /// Who calls, as the packed request carries it.
 pub struct Caller<'a> {
@@ -153,29 +152,10 @@ pub fn packed_lines(packed: &[u8]) -> Result<BytesMut, CallFailure> {
     if !p.bytes.is_empty() {
         return Err(malformed("bytes after the message"));
     }
+    // Each name and value is enclosed by ASCII (`: `, CR LF), and a character cannot
+    // straddle ASCII: one check of the written lines checks every one of them.
     check_utf8(&lines)?;
     Ok(lines)
-}
-
-/// Writes `name: value\r\n` from unchecked bytes, CR and LF made blanks. Checking the
-/// written lines for UTF-8 afterwards (once, [`check_utf8`]) checks every name and value:
-/// each is enclosed by ASCII (`: `, CR LF), and a character cannot straddle ASCII.
-fn put_clean_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
-    out.reserve(name.len() + value.len() + 4);
-    put_clean(out, name);
-    out.put_slice(b": ");
-    put_clean(out, value);
-    out.put_slice(b"\r\n");
-}
-
-fn put_clean(out: &mut BytesMut, text: &[u8]) {
-    let mut rest = text;
-    while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
-        out.put_slice(&rest[..at]);
-        out.put_u8(b' ');
-        rest = &rest[at + 1..];
-    }
-    out.put_slice(rest);
 }
 
 fn check_utf8(bytes: &[u8]) -> Result<(), CallFailure> {
@@ -216,7 +196,7 @@ impl Renderer<'_> {
     }
 
     fn header(&mut self, name: &str, value: &str) -> Result<(), CallFailure> {
-        put_header(self.out, &clean(name), &clean(value));
+        put_clean_header(self.out, name.as_bytes(), value.as_bytes());
         self.check()
     }
 
