@@ -86,6 +86,35 @@ fn main() {
         n
     });
 
+    // The request of the event benchmark: five headers.
+    let mut events = Vec::new();
+    for i in 0..MESSAGES {
+        events.extend_from_slice(
+            format!(
+                "Action: UserEvent\r\nUserEvent: Bench\r\nBenchSrc: 0\r\nBenchSeq: {}\r\nBenchTs: 987654321\r\n\r\n",
+                100_000 + i
+            )
+            .as_bytes(),
+        );
+    }
+    bench(
+        "Decoder::decode + Message::parse, UserEvent",
+        MESSAGES,
+        || {
+            let mut buf = BytesMut::from(&events[..]);
+            let mut dec = Decoder::new();
+            let mut n = 0;
+            while let Some(frame) = dec.decode(&mut buf) {
+                if let Frame::Message(lines) = frame {
+                    let msg = Message::parse(lines, Dialect::V1);
+                    black_box(msg.header("BenchSeq"));
+                    n += 1;
+                }
+            }
+            n
+        },
+    );
+
     // The same stream arriving in 1,460-byte segments (one TCP segment each).
     bench("Decoder::decode, 1460-byte reads", MESSAGES, || {
         let mut buf = BytesMut::with_capacity(4096);

@@ -15,6 +15,9 @@ pub const MAX_LINE: usize = 8192;
 /// Most header lines in one message (`AST_MAX_MANHEADERS`).
 pub const MAX_HEADERS: usize = 128;
 
+/// The most text reserved for a message when its first line is read.
+const FIRST_ROOM: usize = 512;
+
 /// Why a message was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rejection {
@@ -41,22 +44,77 @@ impl Rejection {
 pub enum Frame {
     /// The lines of a message, without line ends, in order (possibly none: a lone
     /// blank line).
-    Message(Vec<String>),
+    Message(Lines),
     /// A message that broke a limit. `lines` holds the lines kept before the limit was
     /// hit (so the reply can echo an `ActionID` seen early).
     Rejected {
         /// What limit was broken.
         reason: Rejection,
         /// The lines kept.
-        lines: Vec<String>,
+        lines: Lines,
     },
+}
+
+/// The lines of one message, kept in one buffer: a message costs two allocations
+/// however many lines it has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    /// Every line's text, one after the other, without line ends.
+    text: String,
+    /// Where each line ends in `text`; it starts where the one before it ends.
+    ends: Vec<u32>,
+}
+
+impl Lines {
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// No lines.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The lines, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        (0..self.ends.len()).map(|i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            self.text
+                .get(start as usize..self.ends[i] as usize)
+                .unwrap_or("")
+        })
+    }
+
+    /// Appends a line (it must hold no line end).
+    pub fn push(&mut self, line: &str) {
+        self.text.push_str(line);
+        // A message's text is bounded by MAX_LINE * MAX_HEADERS, far below u32::MAX.
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    /// Takes the text and the line ends apart.
+    pub(crate) fn into_parts(self) -> (String, Vec<u32>) {
+        (self.text, self.ends)
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Lines {
+    fn from_iter<I: IntoIterator<Item = S>>(lines: I) -> Lines {
+        let mut all = Lines::default();
+        for line in lines {
+            all.push(line.as_ref());
+        }
+        all
+    }
 }
 
 /// Resumable message decoder.
 #[derive(Debug, Default)]
 pub struct Decoder {
     /// Lines of the message being read.
-    lines: Vec<String>,
+    lines: Lines,
     /// Where to resume scanning for a line end in the buffer.
     scanned: usize,
     /// The current message broke a limit; the first reason is kept.
@@ -81,7 +139,7 @@ impl Decoder {
     /// Bytes of incomplete lines stay in `buf` (at most [`MAX_LINE`] of them).
     pub fn decode(&mut self, buf: &mut BytesMut) -> Option<Frame> {
         loop {
-            let found = buf[self.scanned..].iter().position(|&b| b == b'\n');
+            let found = memchr::memchr(b'\n', &buf[self.scanned..]);
             let Some(offset) = found else {
                 if self.discarding {
                     buf.clear();
@@ -126,12 +184,17 @@ impl Decoder {
                 self.reject(Rejection::TooManyHeaders);
                 continue;
             }
-            let line = match std::str::from_utf8(content) {
-                Ok(text) => text.to_owned(),
-                Err(_) => String::from_utf8_lossy(content).into_owned(),
-            };
+            if self.lines.is_empty() {
+                // Room for this message's text, at a guess: what is buffered, up to a
+                // size most requests fit in.
+                self.lines.text.reserve(buf.len().min(FIRST_ROOM));
+                self.lines.ends.reserve(8);
+            }
+            match std::str::from_utf8(content) {
+                Ok(text) => self.lines.push(text),
+                Err(_) => self.lines.push(&String::from_utf8_lossy(content)),
+            }
             buf.advance(end + 1);
-            self.lines.push(line);
         }
     }
 
@@ -165,7 +228,7 @@ mod tests {
     }
 
     fn msg(lines: &[&str]) -> Frame {
-        Frame::Message(lines.iter().map(|s| s.to_string()).collect())
+        Frame::Message(lines.iter().collect())
     }
 
     #[test]
@@ -181,6 +244,23 @@ mod tests {
                 "chunk {chunk}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_replaced_on_its_own() {
+        // The two halves of "é" end one line and start the next: each line is invalid,
+        // though their bytes together would not be.
+        let input = b"A: \xc3\r\n\xa9: b\r\nC: \xe2\x82\xac\r\n\r\n";
+        let frames = decode_all(input, 5);
+        assert_eq!(
+            frames,
+            vec![msg(&["A: \u{fffd}", "\u{fffd}: b", "C: \u{20ac}"])]
+        );
+        let Frame::Message(lines) = &frames[0] else {
+            unreachable!()
+        };
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.iter().nth(2), Some("C: \u{20ac}"));
     }
 
     #[test]
@@ -200,7 +280,7 @@ mod tests {
                 frames[0],
                 Frame::Rejected {
                     reason: Rejection::LineTooLong,
-                    lines: vec!["Action: Ping".into(), "ActionID: x".into()]
+                    lines: ["Action: Ping", "ActionID: x"].into_iter().collect()
                 }
             );
             assert_eq!(frames[1], msg(&["Action: Ping"]));

@@ -80,8 +80,11 @@ fn decode_model(data: &[u8]) -> (Vec<Frame>, bool) {
         if content.is_empty() {
             let lines = std::mem::take(&mut lines);
             frames.push(match rejected.take() {
-                Some(reason) => Frame::Rejected { reason, lines },
-                None => Frame::Message(lines),
+                Some(reason) => Frame::Rejected {
+                    reason,
+                    lines: lines.into_iter().collect(),
+                },
+                None => Frame::Message(lines.into_iter().collect()),
             });
         } else if lines.len() >= MAX_HEADERS {
             rejected.get_or_insert(Rejection::TooManyHeaders);
@@ -159,7 +162,7 @@ pub fn decoder(data: &[u8]) {
             }
         };
         assert!(lines.len() <= MAX_HEADERS, "{} lines kept", lines.len());
-        for line in lines {
+        for line in lines.iter() {
             assert!(!line.is_empty(), "an empty line inside a message");
             assert!(!line.contains('\n'), "a line feed inside a line: {line:?}");
         }
@@ -376,14 +379,17 @@ pub fn http_query(data: &[u8]) {
             // The message as a TCP client would send it reads back line for line.
             let mut wire = BytesMut::new();
             let mut lines = Vec::new();
-            for header in message.headers() {
-                assert!(header.name.len() + header.value.len() + 4 <= MAX_LINE);
-                put_header(&mut wire, &header.name, &header.value);
-                lines.push(format!("{}: {}", header.name, header.value));
+            for (name, value) in message.headers() {
+                assert!(name.len() + value.len() + 4 <= MAX_LINE);
+                put_header(&mut wire, name, value);
+                lines.push(format!("{name}: {value}"));
             }
             wire.extend_from_slice(b"\r\n");
             let mut decoder = Decoder::new();
-            assert_eq!(decoder.decode(&mut wire), Some(Frame::Message(lines)));
+            assert_eq!(
+                decoder.decode(&mut wire),
+                Some(Frame::Message(lines.into_iter().collect()))
+            );
             assert!(wire.is_empty() && !decoder.in_message());
             let action = message.header("Action").to_string();
             send_response(&mut out, &message, &action, Some(&action));
@@ -405,13 +411,7 @@ pub fn http_query(data: &[u8]) {
     }
     // A request's headers also come back as output: UserEvent sends them as an event.
     let mut echo = BytesMut::new();
-    put_message(
-        &mut echo,
-        message
-            .headers()
-            .iter()
-            .map(|h| (h.name.as_str(), h.value.as_str())),
-    );
+    put_message(&mut echo, message.headers());
     assert_whole_lines(&echo);
     out.extend_from_slice(&echo);
     let _ = render::html(&out);

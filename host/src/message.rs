@@ -8,52 +8,66 @@
 
 use crate::dialect::Dialect;
 
-/// One header line: the contract's own `header` record, so a request reaches a plugin
-/// without being copied. `name` is the name as sent; a line that no lookup can find (no
-/// colon, or in 1.0 no blank after the colon) keeps its whole text there, colon
-/// included, and has an empty value.
+/// The contract's own `header` record, in which a contract-1.0 plugin takes a request.
 pub use crate::plugins::bindings::ami::manager::types::Header;
 
-/// A parsed request.
+use crate::codec::Lines;
+
+/// A parsed request: the text of its lines in one buffer, and where each header's name
+/// and value are in it. A line that no lookup can find (no colon, or in 1.0 no blank
+/// after the colon) keeps its whole text as its name, colon included, and has an empty
+/// value.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Message {
-    headers: Vec<Header>,
+    text: String,
+    /// Per header: the start and end of its name, then of its value, in `text`.
+    spans: Vec<[u32; 4]>,
 }
 
 impl Message {
     /// Parses codec lines by the rules of `dialect`.
-    pub fn parse(lines: Vec<String>, dialect: Dialect) -> Message {
-        let headers = lines
-            .into_iter()
-            .map(|line| parse_line(line, dialect))
-            .collect();
-        Message { headers }
+    pub fn parse(lines: Lines, dialect: Dialect) -> Message {
+        let (text, ends) = lines.into_parts();
+        let mut spans = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for end in ends {
+            spans.push(split_line(
+                &text[start as usize..end as usize],
+                start,
+                dialect,
+            ));
+            start = end;
+        }
+        Message { text, spans }
     }
 
     /// Builds a message from name/value pairs (HTTP query parameters, tests).
     pub fn from_pairs<I, N, V>(pairs: I) -> Message
     where
         I: IntoIterator<Item = (N, V)>,
-        N: Into<String>,
-        V: Into<String>,
+        N: AsRef<str>,
+        V: AsRef<str>,
     {
-        Message {
-            headers: pairs
-                .into_iter()
-                .map(|(n, v)| Header {
-                    name: n.into(),
-                    value: v.into(),
-                })
-                .collect(),
+        let mut message = Message::default();
+        for (name, value) in pairs {
+            let at = |text: &String| u32::try_from(text.len()).unwrap_or(u32::MAX);
+            let name_start = at(&message.text);
+            message.text.push_str(name.as_ref());
+            let name_end = at(&message.text);
+            message.text.push_str(value.as_ref());
+            let value_end = at(&message.text);
+            message
+                .spans
+                .push([name_start, name_end, name_end, value_end]);
         }
+        message
     }
 
     /// The first header named `name` (case-insensitive).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 
     /// The first header named `name`, or `""` when absent (`astman_get_header`).
@@ -66,46 +80,45 @@ impl Message {
         self.get("ActionID").filter(|v| !v.is_empty())
     }
 
-    /// All headers, in order.
-    pub fn headers(&self) -> &[Header] {
-        &self.headers
+    /// All headers as name and value, in order.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + Clone + '_ {
+        self.spans.iter().map(|&[ns, ne, vs, ve]| {
+            (
+                self.text.get(ns as usize..ne as usize).unwrap_or(""),
+                self.text.get(vs as usize..ve as usize).unwrap_or(""),
+            )
+        })
     }
 
-    /// All headers, in the form a plugin call takes them.
-    pub(crate) fn header_list(&self) -> &Vec<Header> {
-        &self.headers
-    }
-
-    /// Consumes the message into its headers.
-    pub fn into_headers(self) -> Vec<Header> {
-        self.headers
+    /// All headers as the contract's records, for a contract-1.0 plugin.
+    pub(crate) fn header_records(&self) -> Vec<Header> {
+        self.headers()
+            .map(|(name, value)| Header {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            })
+            .collect()
     }
 }
 
-fn parse_line(line: String, dialect: Dialect) -> Header {
+/// Where the name and the value of `line` are, `line` starting at `start` in its
+/// message's text.
+fn split_line(line: &str, start: u32, dialect: Dialect) -> [u32; 4] {
+    let end = start + line.len() as u32;
+    let whole = [start, end, end, end];
     let Some(colon) = line.find(':') else {
-        return Header {
-            name: line,
-            value: String::new(),
-        };
+        return whole;
     };
     let rest = &line[colon + 1..];
     let value = match dialect {
         Dialect::V1 => match rest.strip_prefix(' ') {
             Some(v) => v,
-            None => {
-                return Header {
-                    name: line,
-                    value: String::new(),
-                }
-            }
+            None => return whole,
         },
         Dialect::Modern => rest.trim_start_matches([' ', '\t']),
     };
-    let value = value.to_string();
-    let mut name = line;
-    name.truncate(colon);
-    Header { name, value }
+    let name_end = start + colon as u32;
+    [start, name_end, end - value.len() as u32, end]
 }
 
 #[cfg(test)]
@@ -113,7 +126,7 @@ mod tests {
     use super::*;
 
     fn m(lines: &[&str], d: Dialect) -> Message {
-        Message::parse(lines.iter().map(|s| s.to_string()).collect(), d)
+        Message::parse(lines.iter().collect(), d)
     }
 
     #[test]
@@ -136,6 +149,44 @@ mod tests {
         let msg = m(&["Action:Ping", "Foo:  bar"], Dialect::Modern);
         assert_eq!(msg.get("Action"), Some("Ping"));
         assert_eq!(msg.header("Foo"), "bar");
+    }
+
+    #[test]
+    fn headers_list_every_line_as_name_and_value() {
+        let msg = m(&["Action: Ping", "bare", "X:y", "é: ü: 1"], Dialect::V1);
+        let all: Vec<_> = msg.headers().collect();
+        assert_eq!(
+            all,
+            [("Action", "Ping"), ("bare", ""), ("X:y", ""), ("é", "ü: 1")]
+        );
+        let msg = m(&["X:\t y", "Empty:"], Dialect::Modern);
+        assert_eq!(
+            msg.headers().collect::<Vec<_>>(),
+            [("X", "y"), ("Empty", "")]
+        );
+    }
+
+    #[test]
+    fn pairs_and_parsed_lines_make_the_same_message() {
+        let pairs = [("Action", "UserEvent"), ("", "v"), ("Name", ""), ("ü", "é")];
+        let lines: Vec<String> = pairs.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        let parsed = m(
+            &lines.iter().map(String::as_str).collect::<Vec<_>>(),
+            Dialect::V1,
+        );
+        let built = Message::from_pairs(pairs);
+        assert!(parsed.headers().eq(built.headers()));
+        assert_eq!(built.headers().len(), 4);
+        assert_eq!(built.header("name"), "");
+        assert_eq!(built.header("Ü"), "");
+        assert_eq!(built.header("ü"), "é");
+        assert_eq!(
+            built.header_records()[0],
+            Header {
+                name: "Action".into(),
+                value: "UserEvent".into()
+            }
+        );
     }
 
     #[test]

@@ -749,11 +749,11 @@ impl LoadedPlugin {
                 }
                 None => {
                     let ctx = cache.context(&caller);
-                    let req = request.header_list();
+                    let req = request.header_records();
                     let resp = live
                         .plugin
                         .ami_manager_action()
-                        .call_invoke(&mut store, ctx, action, req)
+                        .call_invoke(&mut store, ctx, action, &req)
                         .await?;
                     Reply::Record(resp)
                 }

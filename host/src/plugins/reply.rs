@@ -9,7 +9,6 @@ use bytes::{BufMut, BytesMut};
 use super::bindings::ami::manager::types;
 use super::CallFailure;
 use crate::dialect::Dialect;
-use crate::message::Header;
 use crate::privilege::Privilege;
 use crate::response::{put_clean_header, END_COMMAND};
 
@@ -32,10 +31,15 @@ pub struct Caller<'a> {
 }
 
 /// Appends the packed request of a call of `action` to `buf`.
-pub fn pack_request(buf: &mut Vec<u8>, caller: &Caller<'_>, action: &str, headers: &[Header]) {
+pub fn pack_request<'a>(
+    buf: &mut Vec<u8>,
+    caller: &Caller<'_>,
+    action: &str,
+    headers: impl ExactSizeIterator<Item = (&'a str, &'a str)> + Clone,
+) {
     let size: usize = headers
-        .iter()
-        .map(|h| 8 + h.name.len() + h.value.len())
+        .clone()
+        .map(|(name, value)| 8 + name.len() + value.len())
         .sum();
     buf.reserve(
         33 + action.len()
@@ -55,9 +59,9 @@ pub fn pack_request(buf: &mut Vec<u8>, caller: &Caller<'_>, action: &str, header
         put_str(buf, s);
     }
     put_u32(buf, headers.len());
-    for h in headers {
-        put_str(buf, &h.name);
-        put_str(buf, &h.value);
+    for (name, value) in headers {
+        put_str(buf, name);
+        put_str(buf, value);
     }
 }
 
@@ -503,18 +507,9 @@ mod tests {
             username: "admin",
             peer: "127.0.0.1:9",
         };
-        let headers = [
-            Header {
-                name: "Action".into(),
-                value: "Ping".into(),
-            },
-            Header {
-                name: "ActionID".into(),
-                value: "é".into(),
-            },
-        ];
+        let headers = [("Action", "Ping"), ("ActionID", "é")];
         let mut buf = vec![9];
-        pack_request(&mut buf, &caller, "Ping", &headers);
+        pack_request(&mut buf, &caller, "Ping", headers.into_iter());
         let mut want = vec![9, 1];
         for bits in [Privilege::ALL.bits(), Privilege::USER.bits(), 0] {
             want.extend_from_slice(&bits.to_le_bytes());
