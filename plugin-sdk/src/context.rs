@@ -18,11 +18,12 @@ use crate::wit::ami::manager::types as wit;
 ///         .header("CanCall", if ctx.write_privilege().contains(Privilege::CALL) { "yes" } else { "no" })
 /// }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Context {
-    session_id: String,
-    username: String,
-    peer: String,
+    /// The session id, the user name and the peer, one after another: one allocation.
+    identity: String,
+    /// Where the session id ends in `identity`, then where the user name ends.
+    ends: [usize; 2],
     dialect: Dialect,
     read_privilege: Privilege,
     write_privilege: Privilege,
@@ -46,9 +47,8 @@ impl Context {
     /// ```
     pub fn new(dialect: Dialect) -> Context {
         Context {
-            session_id: String::new(),
-            username: String::new(),
-            peer: String::new(),
+            identity: String::new(),
+            ends: [0, 0],
             dialect,
             read_privilege: Privilege::NONE,
             write_privilege: Privilege::NONE,
@@ -58,15 +58,11 @@ impl Context {
 
     #[doc(hidden)]
     pub fn from_wit(ctx: wit::InvokeContext) -> Context {
-        Context {
-            session_id: ctx.session_id,
-            username: ctx.username,
-            peer: ctx.peer,
-            dialect: Dialect::from_wit(ctx.dialect),
-            read_privilege: Privilege::from_wit(ctx.read_privilege),
-            write_privilege: Privilege::from_wit(ctx.write_privilege),
-            event_mask: Privilege::from_wit(ctx.event_mask),
-        }
+        Context::new(Dialect::from_wit(ctx.dialect))
+            .with_identity(&ctx.session_id, &ctx.username, &ctx.peer)
+            .with_read_privilege(Privilege::from_wit(ctx.read_privilege))
+            .with_write_privilege(Privilege::from_wit(ctx.write_privilege))
+            .with_event_mask(Privilege::from_wit(ctx.event_mask))
     }
 
     /// This context with the session id `id`.
@@ -79,9 +75,9 @@ impl Context {
     /// let ctx = Context::new(Dialect::V1).with_session_id("s-1");
     /// assert_eq!(ctx.session_id(), "s-1");
     /// ```
-    pub fn with_session_id(mut self, id: impl Into<String>) -> Context {
-        self.session_id = id.into();
-        self
+    pub fn with_session_id(self, id: impl Into<String>) -> Context {
+        let (username, peer) = (self.username().to_owned(), self.peer().to_owned());
+        self.with_identity(&id.into(), &username, &peer)
     }
 
     /// This context with the user name `username`.
@@ -94,9 +90,9 @@ impl Context {
     /// let ctx = Context::new(Dialect::V1).with_username("admin");
     /// assert_eq!(ctx.username(), "admin");
     /// ```
-    pub fn with_username(mut self, username: impl Into<String>) -> Context {
-        self.username = username.into();
-        self
+    pub fn with_username(self, username: impl Into<String>) -> Context {
+        let (id, peer) = (self.session_id().to_owned(), self.peer().to_owned());
+        self.with_identity(&id, &username.into(), &peer)
     }
 
     /// This context with the peer address `peer` (`ip:port`).
@@ -109,8 +105,20 @@ impl Context {
     /// let ctx = Context::new(Dialect::V1).with_peer("127.0.0.1:40000");
     /// assert_eq!(ctx.peer(), "127.0.0.1:40000");
     /// ```
-    pub fn with_peer(mut self, peer: impl Into<String>) -> Context {
-        self.peer = peer.into();
+    pub fn with_peer(self, peer: impl Into<String>) -> Context {
+        let (id, username) = (self.session_id().to_owned(), self.username().to_owned());
+        self.with_identity(&id, &username, &peer.into())
+    }
+
+    /// This context with its session id, user name and peer replaced.
+    pub(crate) fn with_identity(mut self, id: &str, username: &str, peer: &str) -> Context {
+        self.identity.clear();
+        self.identity
+            .reserve(id.len() + username.len() + peer.len());
+        self.identity.push_str(id);
+        self.identity.push_str(username);
+        self.identity.push_str(peer);
+        self.ends = [id.len(), id.len() + username.len()];
         self
     }
 
@@ -191,7 +199,7 @@ impl Context {
     /// }
     /// ```
     pub fn session_id(&self) -> &str {
-        &self.session_id
+        self.identity.get(..self.ends[0]).unwrap_or_default()
     }
 
     /// The logged-in user name, as spelled in the configuration.
@@ -206,7 +214,9 @@ impl Context {
     /// }
     /// ```
     pub fn username(&self) -> &str {
-        &self.username
+        self.identity
+            .get(self.ends[0]..self.ends[1])
+            .unwrap_or_default()
     }
 
     /// The session's peer address, `ip:port`.
@@ -221,7 +231,7 @@ impl Context {
     /// }
     /// ```
     pub fn peer(&self) -> &str {
-        &self.peer
+        self.identity.get(self.ends[1]..).unwrap_or_default()
     }
 
     /// The session's read classes (which events it may receive).
@@ -268,5 +278,43 @@ impl Context {
     /// ```
     pub fn event_mask(&self) -> Privilege {
         self.event_mask
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("session_id", &self.session_id())
+            .field("username", &self.username())
+            .field("peer", &self.peer())
+            .field("dialect", &self.dialect)
+            .field("read_privilege", &self.read_privilege)
+            .field("write_privilege", &self.write_privilege)
+            .field("event_mask", &self.event_mask)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_identity_part_is_set_on_its_own() {
+        let ctx = Context::new(Dialect::Modern)
+            .with_peer("10.0.0.1:5000")
+            .with_session_id("s-é")
+            .with_username("bob");
+        assert_eq!(ctx.session_id(), "s-é");
+        assert_eq!(ctx.username(), "bob");
+        assert_eq!(ctx.peer(), "10.0.0.1:5000");
+        let ctx = ctx.with_username("");
+        assert_eq!(
+            (ctx.session_id(), ctx.username(), ctx.peer()),
+            ("s-é", "", "10.0.0.1:5000")
+        );
+        assert_ne!(ctx, ctx.clone().with_session_id("s-"));
+        assert!(format!("{ctx:?}")
+            .contains(r#"session_id: "s-é", username: "", peer: "10.0.0.1:5000""#));
     }
 }

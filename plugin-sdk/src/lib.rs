@@ -241,13 +241,12 @@ pub mod __private {
     /// The `action-packed.invoke` export: the same call, packed (see `wit/action.wit`).
     pub fn invoke_packed(request: Vec<u8>, run: Run) -> Vec<u8> {
         route_panics();
-        let (action, ctx, req) = match crate::packed::unpack_request(&request) {
+        let call = match crate::packed::unpack_request(request) {
             Ok(call) => call,
             Err(why) => panic!("malformed packed request: {why}"),
         };
-        drop(request);
         let mut out = Vec::with_capacity(256);
-        crate::packed::pack_response(&run(&action, &req, &ctx), &mut out);
+        crate::packed::pack_response(&run(call.action(), &call.req, &call.ctx), &mut out);
         out
     }
 

@@ -4,9 +4,30 @@
 
 use crate::{Context, Dialect, Output, Privilege, Request, Response};
 
-/// Reads the packed request: the action name, the caller and the request.
-pub(crate) fn unpack_request(bytes: &[u8]) -> Result<(String, Context, Request), &'static str> {
-    let mut r = Reader { bytes };
+/// A packed request read: the action's name (where it is in the request's text), the
+/// caller and the request.
+pub(crate) struct Call {
+    action: [usize; 2],
+    pub(crate) ctx: Context,
+    pub(crate) req: Request,
+}
+
+impl Call {
+    /// The name of the action called.
+    pub(crate) fn action(&self) -> &str {
+        self.req.text_at(self.action)
+    }
+}
+
+/// Reads the packed request. Its strings are moved down in `bytes` over the lengths
+/// before them, so that they lie one after another; the request keeps that buffer as
+/// its text and the call allocates only the header offsets and the caller's identity.
+pub(crate) fn unpack_request(mut bytes: Vec<u8>) -> Result<Call, &'static str> {
+    let mut r = Compactor {
+        bytes: &mut bytes,
+        read: 0,
+        write: 0,
+    };
     let dialect = match r.u8()? {
         0 => Dialect::V1,
         1 => Dialect::Modern,
@@ -16,30 +37,37 @@ pub(crate) fn unpack_request(bytes: &[u8]) -> Result<(String, Context, Request),
     let write = Privilege::from_bits(r.u32()?);
     let mask = Privilege::from_bits(r.u32()?);
     let action = r.string()?;
+    let identity = [r.string()?, r.string()?, r.string()?];
+    let count = r.u32()? as usize;
+    // Each header takes at least 8 bytes: a count beyond that is a lie, not a reason to
+    // reserve memory.
+    let mut spans = Vec::with_capacity(count.min(r.left() / 8));
+    for _ in 0..count {
+        let [start, split] = r.string()?;
+        let [_, end] = r.string()?;
+        spans.push([start, split, end]);
+    }
+    if r.left() > 0 {
+        return Err("trailing bytes");
+    }
+    let len = r.write;
+    bytes.truncate(len);
+    // One check of the whole text; each string must also start and end on a character.
+    let req = Request::from_spans(dialect, bytes, spans).ok_or(NOT_UTF8)?;
+    let [id, user, peer] = identity.map(|span| req.text_at(span));
+    if [action, identity[0], identity[1], identity[2]]
+        .iter()
+        .flatten()
+        .any(|&at| !req.is_boundary(at))
+    {
+        return Err(NOT_UTF8);
+    }
     let ctx = Context::new(dialect)
-        .with_session_id(r.string()?)
-        .with_username(r.string()?)
-        .with_peer(r.string()?)
+        .with_identity(id, user, peer)
         .with_read_privilege(read)
         .with_write_privilege(write)
         .with_event_mask(mask);
-    let count = r.u32()? as usize;
-    // Each header takes at least 8 bytes: a count beyond that is a lie, not a reason to
-    // reserve memory. The names and values are copied into one buffer, checked at once.
-    let mut spans = Vec::with_capacity(count.min(r.bytes.len() / 8));
-    let mut text = Vec::with_capacity(r.bytes.len());
-    for _ in 0..count {
-        let start = text.len();
-        text.extend_from_slice(r.bytes()?);
-        let split = text.len();
-        text.extend_from_slice(r.bytes()?);
-        spans.push([start, split, text.len()]);
-    }
-    if !r.bytes.is_empty() {
-        return Err("trailing bytes");
-    }
-    let req = Request::from_spans(dialect, text, spans).ok_or(NOT_UTF8)?;
-    Ok((action, ctx, req))
+    Ok(Call { action, ctx, req })
 }
 
 const NOT_UTF8: &str = "a string is not UTF-8";
@@ -102,39 +130,47 @@ fn put_u32(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&n.to_le_bytes());
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
+/// Reads a packed request while moving its strings down over what came before them:
+/// everything before `read` is read, and the strings read so far lie in `..write`.
+struct Compactor<'a> {
+    bytes: &'a mut [u8],
+    read: usize,
+    write: usize,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], &'static str> {
-        if n > self.bytes.len() {
+impl Compactor<'_> {
+    fn left(&self) -> usize {
+        self.bytes.len() - self.read
+    }
+
+    fn take(&mut self, n: usize) -> Result<usize, &'static str> {
+        if n > self.left() {
             return Err("truncated");
         }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
+        let at = self.read;
+        self.read += n;
+        Ok(at)
     }
 
     fn u8(&mut self) -> Result<u8, &'static str> {
-        Ok(self.take(1)?[0])
+        let at = self.take(1)?;
+        Ok(self.bytes[at])
     }
 
     fn u32(&mut self) -> Result<u32, &'static str> {
-        let b = self.take(4)?;
+        let at = self.take(4)?;
+        let b = &self.bytes[at..at + 4];
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    /// A string's bytes, not checked.
-    fn bytes(&mut self) -> Result<&'a [u8], &'static str> {
+    /// Moves the next string down to `write`; returns where it now starts and ends.
+    fn string(&mut self) -> Result<[usize; 2], &'static str> {
         let n = self.u32()? as usize;
-        self.take(n)
-    }
-
-    fn string(&mut self) -> Result<String, &'static str> {
-        std::str::from_utf8(self.bytes()?)
-            .map(str::to_owned)
-            .map_err(|_| NOT_UTF8)
+        let at = self.take(n)?;
+        let start = self.write;
+        self.bytes.copy_within(at..at + n, start);
+        self.write += n;
+        Ok([start, self.write])
     }
 }
 
@@ -162,8 +198,9 @@ mod tests {
     #[test]
     fn request_unpacks() {
         let bytes = put_request(1, &[("Action", "UserEvent"), ("X", "é: 1")]);
-        let (action, ctx, req) = unpack_request(&bytes).expect("valid request");
-        assert_eq!(action, "UserEvent");
+        let call = unpack_request(bytes).expect("valid request");
+        let (ctx, req) = (&call.ctx, &call.req);
+        assert_eq!(call.action(), "UserEvent");
         assert_eq!(ctx.dialect(), Dialect::Modern);
         assert_eq!(ctx.session_id(), "sid-1");
         assert_eq!(ctx.username(), "admin");
@@ -179,7 +216,9 @@ mod tests {
     #[test]
     fn request_headers_keep_empty_and_repeated_ones() {
         let headers = [("A", ""), ("", "v"), ("a", "2"), ("Ü", "ö: x")];
-        let (_, _, req) = unpack_request(&put_request(0, &headers)).expect("valid request");
+        let req = unpack_request(put_request(0, &headers))
+            .expect("valid request")
+            .req;
         assert_eq!(req, Request::new(Dialect::V1, headers));
         assert_eq!(req.headers().len(), 4);
         assert!(req.headers().eq(headers.iter().copied()));
@@ -198,7 +237,40 @@ mod tests {
         b.extend_from_slice(&[b'N', 0xc3]);
         put_u32(&mut b, 2);
         b.extend_from_slice(&[0xa9, b'v']);
-        assert_eq!(unpack_request(&b).err(), Some("a string is not UTF-8"));
+        assert_eq!(unpack_request(b).err(), Some("a string is not UTF-8"));
+    }
+
+    #[test]
+    fn a_character_split_between_the_callers_strings_is_refused() {
+        // The user name ends with the first byte of "é" and the peer starts with the
+        // second: the request's text is UTF-8, neither string is.
+        let mut b = vec![0];
+        b.extend_from_slice(&[0; 12]);
+        put_str(&mut b, "Ping");
+        put_str(&mut b, "sid");
+        put_u32(&mut b, 2);
+        b.extend_from_slice(&[b'u', 0xc3]);
+        put_u32(&mut b, 2);
+        b.extend_from_slice(&[0xa9, b'p']);
+        put_u32(&mut b, 0);
+        assert_eq!(unpack_request(b).err(), Some("a string is not UTF-8"));
+    }
+
+    #[test]
+    fn the_callers_strings_and_the_headers_share_one_buffer() {
+        let call = unpack_request(put_request(0, &[("Action", "Ping"), ("é", "")]))
+            .expect("valid request");
+        assert_eq!(call.action(), "UserEvent");
+        assert_eq!(call.ctx.session_id(), "sid-1");
+        assert_eq!(call.ctx.peer(), "127.0.0.1:5000");
+        assert_eq!(
+            call.req,
+            Request::new(Dialect::V1, [("Action", "Ping"), ("é", "")])
+        );
+        assert_eq!(
+            format!("{:?}", call.req),
+            r#"Request { dialect: V1, headers: [("Action", "Ping"), ("é", "")] }"#
+        );
     }
 
     #[test]
@@ -206,26 +278,26 @@ mod tests {
         let good = put_request(0, &[("A", "b")]);
         for cut in 0..good.len() {
             assert_eq!(
-                unpack_request(&good[..cut]).err(),
+                unpack_request(good[..cut].to_vec()).err(),
                 Some("truncated"),
                 "cut at {cut}"
             );
         }
         let mut trailing = good.clone();
         trailing.push(0);
-        assert_eq!(unpack_request(&trailing).err(), Some("trailing bytes"));
+        assert_eq!(unpack_request(trailing).err(), Some("trailing bytes"));
         let mut dialect = good.clone();
         dialect[0] = 7;
-        assert_eq!(unpack_request(&dialect).err(), Some("unknown dialect"));
+        assert_eq!(unpack_request(dialect).err(), Some("unknown dialect"));
         let mut utf8 = good.clone();
         let last = utf8.len() - 1;
         utf8[last] = 0xff;
-        assert_eq!(unpack_request(&utf8).err(), Some("a string is not UTF-8"));
+        assert_eq!(unpack_request(utf8).err(), Some("a string is not UTF-8"));
         // A huge header count with nothing behind it reserves nothing and fails.
         let mut lie = put_request(0, &[]);
         let at = lie.len() - 4;
         lie[at..].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert_eq!(unpack_request(&lie).err(), Some("truncated"));
+        assert_eq!(unpack_request(lie).err(), Some("truncated"));
     }
 
     #[test]

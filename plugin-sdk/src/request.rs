@@ -26,9 +26,11 @@ const MAX_VARIABLE_PIECES: usize = 32;
 /// assert_eq!(req.header_or_empty("Channel"), "");
 /// assert_eq!(req.variables().len(), 2);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Request {
     /// Every header's name then value, one after another: one allocation for them all.
+    /// A request from the host also holds, before them, the rest of the packed call
+    /// (the action's name and the caller's identity).
     text: String,
     /// Each header as byte offsets into `text`: where its name starts, where its value
     /// starts (the name's end) and where the value ends. Every offset is a character
@@ -105,6 +107,16 @@ impl Request {
             spans,
             dialect,
         })
+    }
+
+    /// The text between two offsets of a [`Request::from_spans`] buffer.
+    pub(crate) fn text_at(&self, [start, end]: [usize; 2]) -> &str {
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    /// Whether `at` is a character boundary of the text.
+    pub(crate) fn is_boundary(&self, at: usize) -> bool {
+        self.text.is_char_boundary(at)
     }
 
     /// The header at `span`.
@@ -280,6 +292,24 @@ impl Request {
                 (!name.is_empty()).then(|| (name.to_string(), value.to_string()))
             })
             .collect()
+    }
+}
+
+/// Requests are equal when their dialects and their headers, in order, are.
+impl PartialEq for Request {
+    fn eq(&self, other: &Request) -> bool {
+        self.dialect == other.dialect && self.headers().eq(other.headers())
+    }
+}
+
+impl Eq for Request {}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("dialect", &self.dialect)
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .finish()
     }
 }
 
