@@ -121,7 +121,15 @@ impl Event {
         };
         let mut out = BytesMut::with_capacity(64 + part.body.len() * 32 + self.lines.len());
         put_header(&mut out, "Event", &part.name);
-        put_header(&mut out, "Privilege", &part.class.render(dialect.classes()));
+        // The class names need no cleaning: they are the host's own.
+        out.put_slice(b"Privilege: ");
+        for (i, name) in part.class.names(dialect.classes()).enumerate() {
+            if i > 0 {
+                out.put_u8(b',');
+            }
+            out.put_slice(name.as_bytes());
+        }
+        out.put_slice(b"\r\n");
         if let Some((s, us)) = self.timestamp {
             put_header(&mut out, "Timestamp", &format!("{s}.{us:06}"));
         }

@@ -113,18 +113,31 @@ impl Privilege {
     /// in table order, then `all`; `<none>` for the empty set. `classes` limits the table
     /// (AMI 1.0 uses its first [`V1_CLASSES`] entries).
     pub fn render(self, classes: usize) -> String {
-        if self.0 == 0 {
-            return "<none>".to_string();
-        }
         let mut out = String::new();
-        for (name, bit) in CLASSES.iter().take(classes) {
-            if self.0 & bit != 0 {
-                out.push_str(name);
+        for (i, name) in self.names(classes).enumerate() {
+            if i > 0 {
                 out.push(',');
             }
+            out.push_str(name);
         }
-        out.push_str("all");
         out
+    }
+
+    /// The names [`Privilege::render`] joins with commas, in order.
+    pub fn names(self, classes: usize) -> impl Iterator<Item = &'static str> {
+        let (none, set) = match self.0 {
+            0 => (Some("<none>"), None),
+            bits => (None, Some(bits)),
+        };
+        let classes = set.into_iter().flat_map(move |bits| {
+            CLASSES
+                .iter()
+                .take(classes)
+                .filter(move |(_, bit)| bits & bit != 0)
+                .map(|(name, _)| *name)
+                .chain(std::iter::once("all"))
+        });
+        none.into_iter().chain(classes)
     }
 }
 
