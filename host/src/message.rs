@@ -17,7 +17,7 @@ use crate::codec::Lines;
 /// and value are in it. A line that no lookup can find (no colon, or in 1.0 no blank
 /// after the colon) keeps its whole text as its name, colon included, and has an empty
 /// value.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Message {
     text: String,
     /// Per header: the start and end of its name, then of its value, in `text`.
@@ -31,11 +31,8 @@ impl Message {
         let mut spans = Vec::with_capacity(ends.len());
         let mut start = 0;
         for end in ends {
-            spans.push(split_line(
-                &text[start as usize..end as usize],
-                start,
-                dialect,
-            ));
+            let line = text.get(start as usize..end as usize).unwrap_or_default();
+            spans.push(split_line(line, start, dialect));
             start = end;
         }
         Message { text, spans }
@@ -48,9 +45,9 @@ impl Message {
         N: AsRef<str>,
         V: AsRef<str>,
     {
+        let at = |text: &String| u32::try_from(text.len()).unwrap_or(u32::MAX);
         let mut message = Message::default();
         for (name, value) in pairs {
-            let at = |text: &String| u32::try_from(text.len()).unwrap_or(u32::MAX);
             let name_start = at(&message.text);
             message.text.push_str(name.as_ref());
             let name_end = at(&message.text);
@@ -98,6 +95,13 @@ impl Message {
                 value: value.to_owned(),
             })
             .collect()
+    }
+}
+
+/// Messages are equal when their headers, in order, are.
+impl PartialEq for Message {
+    fn eq(&self, other: &Message) -> bool {
+        self.headers().eq(other.headers())
     }
 }
 
@@ -175,7 +179,7 @@ mod tests {
             Dialect::V1,
         );
         let built = Message::from_pairs(pairs);
-        assert!(parsed.headers().eq(built.headers()));
+        assert_eq!(parsed, built);
         assert_eq!(built.headers().len(), 4);
         assert_eq!(built.header("name"), "");
         assert_eq!(built.header("Ü"), "");
