@@ -67,8 +67,10 @@ pub struct Session {
     pub info: Arc<SessionInfo>,
     /// Nonce issued by Challenge, kept for the session's life as Asterisk does.
     pub challenge: Option<String>,
-    /// The event stream, present once logged in.
-    pub events: Option<EventStream>,
+    /// The event stream, present once logged in. Boxed: it is lent to every plugin call,
+    /// and inline it would be carried at its full size by each call's future and so by
+    /// every session's task.
+    pub events: Option<Box<EventStream>>,
     /// Live plugin instances of this session (see [`InstanceCache`]).
     pub instances: InstanceCache,
     /// Counts this session against `authlimit` until it logs in (TCP only).
@@ -292,7 +294,7 @@ impl Session {
             write: user.write,
             dialect,
         });
-        self.events = Some(self.info.subscribe(&shared.bus));
+        self.events = Some(Box::new(self.info.subscribe(&shared.bus)));
         self.unauth = None;
         self.write_timeout = Some(Duration::from_millis(
             user.writetimeout.unwrap_or(general.writetimeout),
@@ -332,7 +334,7 @@ impl Session {
         out: &mut BytesMut,
         limit: usize,
     ) -> Result<(), Lost> {
-        let Some(stream) = self.events.as_mut() else {
+        let Some(stream) = self.events.as_deref_mut() else {
             return Ok(());
         };
         if !stream.pending() {
@@ -353,7 +355,7 @@ impl Session {
 
     /// Whether events this session receives were published since it last read.
     fn events_waiting(&self) -> bool {
-        self.events.as_ref().is_some_and(EventStream::pending)
+        self.events.as_deref().is_some_and(EventStream::pending)
     }
 
     /// Drops the session from the session table and logs the logoff.
@@ -597,7 +599,7 @@ async fn run(
         }
 
         let deadline = auth_deadline(shared, session, connected);
-        let events = session.events.as_mut();
+        let events = session.events.as_deref_mut();
         let spare = room.prepare(&mut inbuf);
         tokio::select! {
             biased;

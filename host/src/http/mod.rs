@@ -398,14 +398,14 @@ fn conclude(
 /// a side request, gets a new one (from now on).
 fn resubscribe(shared: &Shared, session: &mut Session) {
     if session.events.is_none() && session.info.auth().authenticated {
-        session.events = Some(session.info.subscribe(&shared.bus));
+        session.events = Some(Box::new(session.info.subscribe(&shared.bus)));
     }
 }
 
 /// Appends the session's queued events that pass its read classes and mask. A session
 /// that fell behind the ring loses the oldest events and goes on (see the module doc).
 fn drain_events(shared: &Shared, session: &mut Session, out: &mut BytesMut) {
-    let Some(stream) = session.events.as_mut() else {
+    let Some(stream) = session.events.as_deref_mut() else {
         return;
     };
     let auth = session.info.auth();

@@ -123,7 +123,7 @@ impl session::Host for HostState {
             let max = u64::from(httptimeout.saturating_sub(10)) * 1000;
             timeout_ms = Some(timeout_ms.map_or(max, |t| t.min(max)));
         }
-        let Some(stream) = self.events.as_mut() else {
+        let Some(stream) = self.events.as_deref_mut() else {
             return Ok(Vec::new());
         };
         let dialect = self.session.auth().dialect;
