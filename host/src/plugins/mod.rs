@@ -583,7 +583,9 @@ static CACHED_INSTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::Ato
 struct Cached {
     plugin: Arc<LoadedPlugin>,
     store: Store<HostState>,
-    instance: Live,
+    /// Boxed once, at instantiation: a call's future, and so every session's task,
+    /// carries a pointer instead of the exports' indices.
+    instance: Box<Live>,
 }
 
 /// A live instance: its `action` export, and `action-packed.invoke` when it has one.
@@ -603,7 +605,7 @@ impl InstanceCache {
     /// [`CACHE_TOTAL`] until it is put back ([`InstanceCache::put`] with `reused`) or
     /// given up ([`InstanceCache::give_up`]), so the common take-call-put cycle touches
     /// no counter shared between sessions.
-    fn take(&mut self, plugin: &Arc<LoadedPlugin>) -> Option<(Store<HostState>, Live)> {
+    fn take(&mut self, plugin: &Arc<LoadedPlugin>) -> Option<(Store<HostState>, Box<Live>)> {
         let i = self
             .entries
             .iter()
@@ -623,7 +625,7 @@ impl InstanceCache {
         &mut self,
         plugin: &Arc<LoadedPlugin>,
         store: Store<HostState>,
-        instance: Live,
+        instance: Box<Live>,
         reused: bool,
     ) {
         if !reused && CACHED_INSTANCES.fetch_add(1, Ordering::Relaxed) >= CACHE_TOTAL {
@@ -743,7 +745,7 @@ impl LoadedPlugin {
                         &mut store,
                     ))
                     .await?;
-                    Live { plugin, packed }
+                    Box::new(Live { plugin, packed })
                 }
             };
             let reply = match &live.packed {
