@@ -123,12 +123,7 @@ impl Event {
         put_header(&mut out, "Event", &part.name);
         // The class names need no cleaning: they are the host's own.
         out.put_slice(b"Privilege: ");
-        for (i, name) in part.class.names(dialect.classes()).enumerate() {
-            if i > 0 {
-                out.put_u8(b',');
-            }
-            out.put_slice(name.as_bytes());
-        }
+        part.class.write_to(dialect.classes(), &mut out);
         out.put_slice(b"\r\n");
         if let Some((s, us)) = self.timestamp {
             put_header(&mut out, "Timestamp", &format!("{s}.{us:06}"));

@@ -114,30 +114,24 @@ impl Privilege {
     /// (AMI 1.0 uses its first [`V1_CLASSES`] entries).
     pub fn render(self, classes: usize) -> String {
         let mut out = String::new();
-        for (i, name) in self.names(classes).enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(name);
-        }
+        self.write_to(classes, &mut out);
         out
     }
 
-    /// The names [`Privilege::render`] joins with commas, in order.
-    pub fn names(self, classes: usize) -> impl Iterator<Item = &'static str> {
-        let (none, set) = match self.0 {
-            0 => (Some("<none>"), None),
-            bits => (None, Some(bits)),
-        };
-        let classes = set.into_iter().flat_map(move |bits| {
-            CLASSES
-                .iter()
-                .take(classes)
-                .filter(move |(_, bit)| bits & bit != 0)
-                .map(|(name, _)| *name)
-                .chain(std::iter::once("all"))
-        });
-        none.into_iter().chain(classes)
+    /// Writes what [`Privilege::render`] returns to `out` (an event's wire form, say).
+    pub fn write_to(self, classes: usize, out: &mut impl fmt::Write) {
+        // Writing to a String or a BytesMut does not fail.
+        if self.0 == 0 {
+            let _ = out.write_str("<none>");
+            return;
+        }
+        for (name, bit) in CLASSES.iter().take(classes) {
+            if self.0 & bit != 0 {
+                let _ = out.write_str(name);
+                let _ = out.write_char(',');
+            }
+        }
+        let _ = out.write_str("all");
     }
 }
 
