@@ -76,8 +76,7 @@ impl Context {
     /// assert_eq!(ctx.session_id(), "s-1");
     /// ```
     pub fn with_session_id(self, id: impl Into<String>) -> Context {
-        let (username, peer) = (self.username().to_owned(), self.peer().to_owned());
-        self.with_identity(&id.into(), &username, &peer)
+        self.with_part(0, &id.into())
     }
 
     /// This context with the user name `username`.
@@ -91,8 +90,7 @@ impl Context {
     /// assert_eq!(ctx.username(), "admin");
     /// ```
     pub fn with_username(self, username: impl Into<String>) -> Context {
-        let (id, peer) = (self.session_id().to_owned(), self.peer().to_owned());
-        self.with_identity(&id, &username.into(), &peer)
+        self.with_part(1, &username.into())
     }
 
     /// This context with the peer address `peer` (`ip:port`).
@@ -106,8 +104,21 @@ impl Context {
     /// assert_eq!(ctx.peer(), "127.0.0.1:40000");
     /// ```
     pub fn with_peer(self, peer: impl Into<String>) -> Context {
-        let (id, username) = (self.session_id().to_owned(), self.username().to_owned());
-        self.with_identity(&id, &username, &peer.into())
+        self.with_part(2, &peer.into())
+    }
+
+    /// This context with one part of its identity (0: session id, 1: user name, 2: peer)
+    /// replaced.
+    fn with_part(self, part: usize, value: &str) -> Context {
+        let mut parts = [self.session_id(), self.username(), self.peer()];
+        parts[part] = value;
+        let identity = parts.concat();
+        let ends = [parts[0].len(), parts[0].len() + parts[1].len()];
+        Context {
+            identity,
+            ends,
+            ..self
+        }
     }
 
     /// This context with its session id, user name and peer replaced.
