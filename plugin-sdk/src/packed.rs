@@ -19,14 +19,16 @@ impl Call {
     }
 }
 
-/// Reads the packed request. Its strings are moved down in `bytes` over the lengths
-/// before them, so that they lie one after another; the request keeps that buffer as
-/// its text and the call allocates only the header offsets and the caller's identity.
+/// Reads the packed request in place. Every byte that is not a string's (the dialect,
+/// the privileges, each length and count) is overwritten with ASCII NUL as it is read,
+/// so the buffer becomes the request's text: one UTF-8 check of it checks every string,
+/// and a character cannot straddle the ASCII between two strings, so each string is
+/// also UTF-8 on its own. The call allocates only the header offsets and the caller's
+/// identity.
 pub(crate) fn unpack_request(mut bytes: Vec<u8>) -> Result<Call, &'static str> {
-    let mut r = Compactor {
+    let mut r = Blanker {
         bytes: &mut bytes,
         read: 0,
-        write: 0,
     };
     let dialect = match r.u8()? {
         0 => Dialect::V1,
@@ -43,25 +45,15 @@ pub(crate) fn unpack_request(mut bytes: Vec<u8>) -> Result<Call, &'static str> {
     // reserve memory.
     let mut spans = Vec::with_capacity(count.min(r.left() / 8));
     for _ in 0..count {
-        let [start, split] = r.string()?;
-        let [_, end] = r.string()?;
-        spans.push([start, split, end]);
+        let [name, name_end] = r.string()?;
+        let [value, value_end] = r.string()?;
+        spans.push([name, name_end, value, value_end]);
     }
     if r.left() > 0 {
         return Err("trailing bytes");
     }
-    let len = r.write;
-    bytes.truncate(len);
-    // One check of the whole text; each string must also start and end on a character.
     let req = Request::from_spans(dialect, bytes, spans).ok_or(NOT_UTF8)?;
     let [id, user, peer] = identity.map(|span| req.text_at(span));
-    if [action, identity[0], identity[1], identity[2]]
-        .iter()
-        .flatten()
-        .any(|&at| !req.is_boundary(at))
-    {
-        return Err(NOT_UTF8);
-    }
     let ctx = Context::new(dialect)
         .with_identity(id, user, peer)
         .with_read_privilege(read)
@@ -130,15 +122,14 @@ fn put_u32(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&n.to_le_bytes());
 }
 
-/// Reads a packed request while moving its strings down over what came before them:
-/// everything before `read` is read, and the strings read so far lie in `..write`.
-struct Compactor<'a> {
+/// Reads a packed request, overwriting with NUL every byte it reads that is not a
+/// string's: everything before `read` is read.
+struct Blanker<'a> {
     bytes: &'a mut [u8],
     read: usize,
-    write: usize,
 }
 
-impl Compactor<'_> {
+impl Blanker<'_> {
     fn left(&self) -> usize {
         self.bytes.len() - self.read
     }
@@ -154,23 +145,22 @@ impl Compactor<'_> {
 
     fn u8(&mut self) -> Result<u8, &'static str> {
         let at = self.take(1)?;
-        Ok(self.bytes[at])
+        Ok(std::mem::take(&mut self.bytes[at]))
     }
 
     fn u32(&mut self) -> Result<u32, &'static str> {
         let at = self.take(4)?;
-        let b = &self.bytes[at..at + 4];
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        let b = &mut self.bytes[at..at + 4];
+        let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        b.fill(0);
+        Ok(n)
     }
 
-    /// Moves the next string down to `write`; returns where it now starts and ends.
+    /// The next string: where it starts and ends.
     fn string(&mut self) -> Result<[usize; 2], &'static str> {
         let n = self.u32()? as usize;
         let at = self.take(n)?;
-        let start = self.write;
-        self.bytes.copy_within(at..at + n, start);
-        self.write += n;
-        Ok([start, self.write])
+        Ok([at, at + n])
     }
 }
 
@@ -253,6 +243,20 @@ mod tests {
         put_u32(&mut b, 2);
         b.extend_from_slice(&[0xa9, b'p']);
         put_u32(&mut b, 0);
+        assert_eq!(unpack_request(b).err(), Some("a string is not UTF-8"));
+    }
+
+    #[test]
+    fn a_character_split_around_a_length_is_refused() {
+        // The name ends with the first byte of "é" and the value's length (169) starts
+        // with its second: the raw bytes read "é", each string on its own is not UTF-8.
+        let mut b = put_request(0, &[]);
+        b.truncate(b.len() - 4);
+        put_u32(&mut b, 1);
+        put_u32(&mut b, 2);
+        b.extend_from_slice(&[b'N', 0xc3]);
+        put_u32(&mut b, 169);
+        b.extend_from_slice(&[b'v'; 169]);
         assert_eq!(unpack_request(b).err(), Some("a string is not UTF-8"));
     }
 

@@ -28,14 +28,13 @@ const MAX_VARIABLE_PIECES: usize = 32;
 /// ```
 #[derive(Clone)]
 pub struct Request {
-    /// Every header's name then value, one after another: one allocation for them all.
-    /// A request from the host also holds, before them, the rest of the packed call
-    /// (the action's name and the caller's identity).
+    /// Every header's name and value: one allocation for them all. A request from the
+    /// host is the packed call it came in, the rest of it (lengths, the action's name,
+    /// the caller's identity) around the strings.
     text: String,
-    /// Each header as byte offsets into `text`: where its name starts, where its value
-    /// starts (the name's end) and where the value ends. Every offset is a character
-    /// boundary of `text`.
-    spans: Vec<[usize; 3]>,
+    /// Each header as byte offsets into `text`: where its name starts and ends, where
+    /// its value starts and ends. Every offset is a character boundary of `text`.
+    spans: Vec<[usize; 4]>,
     dialect: Dialect,
 }
 
@@ -89,20 +88,19 @@ impl Request {
         self.text.push_str(name);
         let split = self.text.len();
         self.text.push_str(value);
-        self.spans.push([start, split, self.text.len()]);
+        self.spans.push([start, split, split, self.text.len()]);
     }
 
-    /// A request whose headers' names and values lie one after another in `text`, at the
-    /// offsets of `spans` (as in [`Request::push`]). `None` when `text` is not UTF-8 or
-    /// an offset falls inside a character (then some name or value is not UTF-8).
+    /// A request whose headers' names and values lie in `text` at the offsets of
+    /// `spans`, each a character boundary (the caller's promise: a broken one reads as
+    /// an empty string). `None` when `text` is not UTF-8.
     pub(crate) fn from_spans(
         dialect: Dialect,
         text: Vec<u8>,
-        spans: Vec<[usize; 3]>,
+        spans: Vec<[usize; 4]>,
     ) -> Option<Request> {
         let text = String::from_utf8(text).ok()?;
-        let bounded = spans.iter().flatten().all(|&at| text.is_char_boundary(at));
-        bounded.then_some(Request {
+        Some(Request {
             text,
             spans,
             dialect,
@@ -114,33 +112,28 @@ impl Request {
         self.text.get(start..end).unwrap_or_default()
     }
 
-    /// Whether `at` is a character boundary of the text.
-    pub(crate) fn is_boundary(&self, at: usize) -> bool {
-        self.text.is_char_boundary(at)
-    }
-
     /// The header at `span`.
-    fn pair(&self, span: &[usize; 3]) -> (&str, &str) {
+    fn pair(&self, span: &[usize; 4]) -> (&str, &str) {
         // Offsets are character boundaries of `text` by construction; `get` keeps even a
         // broken one from panicking.
-        let [start, split, _] = *span;
+        let [start, end, _, _] = *span;
         (
-            self.text.get(start..split).unwrap_or_default(),
+            self.text.get(start..end).unwrap_or_default(),
             self.value(span),
         )
     }
 
     /// The value of the header at `span`.
-    fn value(&self, &[_, split, end]: &[usize; 3]) -> &str {
-        self.text.get(split..end).unwrap_or_default()
+    fn value(&self, &[_, _, start, end]: &[usize; 4]) -> &str {
+        self.text.get(start..end).unwrap_or_default()
     }
 
     /// Whether the header at `span` is named `name` (case-insensitive), compared as
     /// bytes: a lookup only slices the value it finds.
-    fn named(&self, &[start, split, _]: &[usize; 3], name: &str) -> bool {
+    fn named(&self, &[start, end, _, _]: &[usize; 4], name: &str) -> bool {
         self.text
             .as_bytes()
-            .get(start..split)
+            .get(start..end)
             .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
     }
 
