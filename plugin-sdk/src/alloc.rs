@@ -72,8 +72,11 @@ fn class(layout: Layout) -> Option<usize> {
     if layout.align() > ALIGN {
         return None;
     }
-    let size = layout.size().max(1);
-    CLASSES.iter().position(|&c| size <= c)
+    // The class of the smallest power of two >= size, counted from 16 B: the bits of
+    // `size - 1` less four.
+    let bits = usize::BITS - layout.size().saturating_sub(1).leading_zeros();
+    let c = bits.saturating_sub(4) as usize;
+    (c < CLASSES.len()).then_some(c)
 }
 
 #[allow(unsafe_code)]
@@ -164,6 +167,11 @@ mod tests {
         assert_eq!(class(layout(2048, 16)), Some(7));
         assert_eq!(class(layout(2049, 1)), None);
         assert_eq!(class(layout(8, 32)), None);
+        // Each size gets the first class it fits in.
+        for size in 0..=4096 {
+            let first = CLASSES.iter().position(|&c| size.max(1) <= c);
+            assert_eq!(class(layout(size, 1)), first, "size {size}");
+        }
     }
 
     #[test]

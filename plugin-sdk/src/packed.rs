@@ -134,35 +134,41 @@ impl Blanker<'_> {
         self.bytes.len() - self.read
     }
 
-    fn take(&mut self, n: usize) -> Result<usize, &'static str> {
-        if n > self.left() {
-            return Err("truncated");
-        }
-        let at = self.read;
-        self.read += n;
-        Ok(at)
-    }
-
+    #[inline]
     fn u8(&mut self) -> Result<u8, &'static str> {
-        let at = self.take(1)?;
-        Ok(std::mem::take(&mut self.bytes[at]))
+        let b = self.bytes.get_mut(self.read).ok_or(TRUNCATED)?;
+        self.read += 1;
+        Ok(std::mem::take(b))
     }
 
+    #[inline]
     fn u32(&mut self) -> Result<u32, &'static str> {
-        let at = self.take(4)?;
-        let b = &mut self.bytes[at..at + 4];
-        let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        b.fill(0);
+        let at = self.read;
+        let b: &mut [u8; 4] = self
+            .bytes
+            .get_mut(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(TRUNCATED)?;
+        let n = u32::from_le_bytes(*b);
+        *b = [0; 4];
+        self.read = at + 4;
         Ok(n)
     }
 
     /// The next string: where it starts and ends.
+    #[inline]
     fn string(&mut self) -> Result<[usize; 2], &'static str> {
         let n = self.u32()? as usize;
-        let at = self.take(n)?;
+        if n > self.left() {
+            return Err(TRUNCATED);
+        }
+        let at = self.read;
+        self.read += n;
         Ok([at, at + n])
     }
 }
+
+const TRUNCATED: &str = "truncated";
 
 #[cfg(test)]
 mod tests {
