@@ -53,7 +53,7 @@ pub fn put_clean_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
 
 fn put_clean(out: &mut BytesMut, text: &[u8]) {
     let mut rest = text;
-    while let Some(at) = memchr::memchr2(b'\r', b'\n', rest) {
+    while let Some(at) = rest.iter().position(|&b| b == b'\r' || b == b'\n') {
         out.put_slice(&rest[..at]);
         out.put_u8(b' ');
         rest = &rest[at + 1..];
