@@ -534,3 +534,25 @@ async fn a_plugin_built_against_contract_1_0_needs_the_events_grant() {
     let log = host.wait_log("imports events without a grant").await;
     assert!(log.contains("imports events without a grant"), "{log}");
 }
+
+/// `AMIHOST_PERFMAP=1` has wasmtime write the plugins' symbols where `perf` looks for
+/// them; without it, no map is written.
+#[tokio::test]
+async fn perf_map_of_the_plugins_only_when_asked() {
+    let map = |host: &Host| std::path::PathBuf::from(format!("/tmp/perf-{}.map", host.pid()));
+    let plain = HostBuilder::default().start();
+    let profiled = HostBuilder::default().env("AMIHOST_PERFMAP", "1").start();
+    let mut c = profiled.login("admin", "amp111", Some("off")).await;
+    assert_eq!(
+        c.request(&["Action: Ping"]).await.get("Response"),
+        Some("Pong")
+    );
+    let symbols = std::fs::read_to_string(map(&profiled)).unwrap_or_default();
+    let _ = std::fs::remove_file(map(&profiled));
+    assert!(
+        symbols.contains("ami:manager/action-packed"),
+        "no plugin symbols in the perf map ({} bytes)",
+        symbols.len()
+    );
+    assert!(!map(&plain).exists(), "a perf map without AMIHOST_PERFMAP");
+}

@@ -75,6 +75,9 @@ pub fn contract_supported(version: &str) -> bool {
 /// Length of one epoch tick: the resolution of CPU deadlines.
 const TICK: Duration = Duration::from_millis(10);
 
+/// Set (not empty, not `0`) to have wasmtime write a perf map of the plugins' code.
+const PERFMAP_ENV: &str = "AMIHOST_PERFMAP";
+
 /// Largest linear memory any plugin may be granted (the pool's slot size).
 const MAX_MEMORY_BYTES: usize = 4096 << 20;
 
@@ -299,6 +302,11 @@ impl PluginRuntime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // Profiling: the compiled plugins' symbols in /tmp/perf-<pid>.map for `perf`.
+        if std::env::var_os(PERFMAP_ENV).is_some_and(|v| !v.is_empty() && v != "0") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            tracing::info!(env = PERFMAP_ENV, "writing plugin symbols for perf");
+        }
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(1000);
         pool.total_core_instances(2000);
