@@ -224,8 +224,8 @@ mod tests {
 
     #[test]
     fn a_character_split_between_name_and_value_is_refused() {
-        // "é" is two bytes; the first ends the name and the second starts the value, so
-        // the bytes together are UTF-8 but neither string is.
+        // "é" is two bytes; the first ends the name and the second starts the value:
+        // the two strings joined are UTF-8, neither is on its own.
         let mut b = put_request(0, &[]);
         b.truncate(b.len() - 4);
         put_u32(&mut b, 1);
@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn a_character_split_between_the_callers_strings_is_refused() {
         // The user name ends with the first byte of "é" and the peer starts with the
-        // second: the request's text is UTF-8, neither string is.
+        // second: the two joined are UTF-8, neither is on its own.
         let mut b = vec![0];
         b.extend_from_slice(&[0; 12]);
         put_str(&mut b, "Ping");
