@@ -110,8 +110,7 @@ impl PartialEq for Message {
 fn split_line(line: &str, start: u32, dialect: Dialect) -> [u32; 4] {
     let end = start + line.len() as u32;
     let whole = [start, end, end, end];
-    // Names are short: a plain scan beats a search's set-up.
-    let Some(colon) = line.bytes().position(|b| b == b':') else {
+    let Some(colon) = line.find(':') else {
         return whole;
     };
     let rest = &line[colon + 1..];

@@ -191,6 +191,18 @@ mod tests {
         b
     }
 
+    /// A request whose one header's name and value are these bytes, UTF-8 or not.
+    fn with_raw_header(name: &[u8], value: &[u8]) -> Vec<u8> {
+        let mut b = put_request(0, &[]);
+        b.truncate(b.len() - 4);
+        put_u32(&mut b, 1);
+        for s in [name, value] {
+            put_u32(&mut b, s.len());
+            b.extend_from_slice(s);
+        }
+        b
+    }
+
     #[test]
     fn request_unpacks() {
         let bytes = put_request(1, &[("Action", "UserEvent"), ("X", "é: 1")]);
@@ -226,13 +238,7 @@ mod tests {
     fn a_character_split_between_name_and_value_is_refused() {
         // "é" is two bytes; the first ends the name and the second starts the value:
         // the two strings joined are UTF-8, neither is on its own.
-        let mut b = put_request(0, &[]);
-        b.truncate(b.len() - 4);
-        put_u32(&mut b, 1);
-        put_u32(&mut b, 2);
-        b.extend_from_slice(&[b'N', 0xc3]);
-        put_u32(&mut b, 2);
-        b.extend_from_slice(&[0xa9, b'v']);
+        let b = with_raw_header(&[b'N', 0xc3], &[0xa9, b'v']);
         assert_eq!(unpack_request(b).err(), Some("a string is not UTF-8"));
     }
 
@@ -256,13 +262,7 @@ mod tests {
     fn a_character_split_around_a_length_is_refused() {
         // The name ends with the first byte of "é" and the value's length (169) starts
         // with its second: the raw bytes read "é", each string on its own is not UTF-8.
-        let mut b = put_request(0, &[]);
-        b.truncate(b.len() - 4);
-        put_u32(&mut b, 1);
-        put_u32(&mut b, 2);
-        b.extend_from_slice(&[b'N', 0xc3]);
-        put_u32(&mut b, 169);
-        b.extend_from_slice(&[b'v'; 169]);
+        let b = with_raw_header(&[b'N', 0xc3], &[b'v'; 169]);
         assert_eq!(unpack_request(b).err(), Some("a string is not UTF-8"));
     }
 
