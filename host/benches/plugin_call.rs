@@ -54,7 +54,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(&dir)) {
+    // The host's config directory, removed however the run ends.
+    let work = std::env::temp_dir().join(format!("ami-bench-plugin-call-{}", std::process::id()));
+    let result = runtime.block_on(run(&dir, &work));
+    let _ = std::fs::remove_dir_all(&work);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("plugin_call: {e:#}");
@@ -63,9 +67,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(dir: &Path) -> anyhow::Result<()> {
-    let work = std::env::temp_dir().join(format!("ami-bench-plugin-call-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
+async fn run(dir: &Path, work: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(work)?;
     let toml = format!(
         r#"
 [general]
@@ -152,7 +155,6 @@ write = "all"
     let samples = rounds(&mut session, &shared, &mut out, false, unknown).await;
     report("Session::dispatch(unknown action), no plugin", samples);
     session.finish(&shared);
-    let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
 

@@ -1545,36 +1545,9 @@ fn load_asterisk(path: &Path) -> Result<Config, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdir::TempDir;
     use std::fs;
     use std::net::Ipv6Addr;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let n = NEXT.fetch_add(1, Ordering::SeqCst);
-            let dir = std::env::temp_dir()
-                .join(format!("ami-host-config-test-{}-{n}", std::process::id()));
-            let _ = fs::remove_dir_all(&dir);
-            fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-
-        fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
-            fs::write(&path, text).unwrap();
-            path
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn toml(text: &str) -> Result<Config, ConfigError> {
         Config::from_toml_str(text, Path::new("/etc/ami/amihost.toml"))
@@ -2005,7 +1978,7 @@ read = "system, Call"
 
     #[test]
     fn load_dispatches_on_extension() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let path = dir.write("amihost.toml", "[general]\nport = 6000\n");
         let c = Config::load(&path).unwrap();
         assert_eq!(c.general.port, 6000);
@@ -2069,7 +2042,7 @@ secret = pa\;ss
 
     #[test]
     fn manager_conf() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         fs::create_dir_all(dir.0.join("more")).unwrap();
         dir.write(
             "more/extra.conf",
@@ -2125,7 +2098,7 @@ secret = pa\;ss
 
     #[test]
     fn manager_conf_defaults() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let path = dir.write("manager.conf", "[general]\n[bob]\nsecret=x\n");
         let c = Config::load(&path).unwrap();
         assert!(!c.general.enabled);
@@ -2139,7 +2112,7 @@ secret = pa\;ss
 
     #[test]
     fn users_conf_merge() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let path = dir.write(
             "manager.conf",
             "[general]\nenabled = yes\n[admin]\nsecret = m\nread = system\n",
@@ -2178,7 +2151,7 @@ secret = pa\;ss
 
     #[test]
     fn http_conf() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let path = dir.write("manager.conf", "[general]\nwebenabled = yes\n");
         dir.write(
             "http.conf",
@@ -2193,7 +2166,7 @@ secret = pa\;ss
 
     #[test]
     fn conf_errors() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let check = |text: &str, line: usize, key: &str, needle: &str| {
             let path = dir.write("manager.conf", text);
             match Config::load(&path) {
@@ -2262,7 +2235,7 @@ secret = pa\;ss
 
     #[test]
     fn conf_error_in_included_file_names_it() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let inc = dir.write("inc.conf", "[x]\n\nbad = 1\n");
         let path = dir.write("manager.conf", "[general]\n#include inc.conf\n");
         match Config::load(&path) {
@@ -2284,7 +2257,7 @@ secret = pa\;ss
 
     #[test]
     fn include_loops_depth_and_missing_files() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         dir.write("a.conf", "[a]\n#include b.conf\n");
         dir.write("b.conf", "#include a.conf\n");
         let (line, _, msg) = invalid(Config::load(&dir.0.join("a.conf")));
@@ -2321,7 +2294,7 @@ secret = pa\;ss
 
     #[test]
     fn files_over_the_size_limit_are_refused_naming_the_file() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let limit = conf_file::MAX_CONFIG_BYTES as usize;
         // TOML: exactly at the limit loads, one byte more does not.
         let head = "[general]\nport = 5039\n#";
@@ -2430,7 +2403,7 @@ secret = pa\;ss
             assert_eq!((l, k.as_str()), (line, key), "{text}");
         }
 
-        let dir = TempDir::new();
+        let dir = TempDir::new("config");
         let path = dir.write(
             "manager.conf",
             "[general]\nauthtimeout = 5\nauthlimit = 7\nloginfailures = 3\nloginfailurewindow = 30\n\

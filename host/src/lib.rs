@@ -36,3 +36,5 @@ pub mod response;
 pub mod server;
 pub mod session;
 pub mod state;
+#[cfg(test)]
+mod testdir;

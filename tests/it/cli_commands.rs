@@ -241,7 +241,8 @@ async fn amihost_cli_runs_commands_in_the_running_host() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let nowhere = scratch_dir("cli-nohost").join("amihost.toml");
+    let scratch = scratch_dir("cli-nohost");
+    let nowhere = scratch.join("amihost.toml");
     let out = amihost_cli(&nowhere, "help");
     assert_eq!(out.status.code(), Some(1));
 }

@@ -3,7 +3,7 @@
 //! disturbed by what a killed write left behind; a reload of a broken configuration keeps
 //! the running one and reports the file and line.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::support::{builtin_plugins, scratch_dir, Host, HostBuilder, USERS};
+use crate::support::{builtin_plugins, scratch_dir, Host, HostBuilder, Scratch, USERS};
 
 /// The file the write loops update.
 const TARGET: &str = "target.conf";
@@ -150,7 +150,7 @@ async fn write_loop(
 
 /// A config directory with only the plugins these tests need (so restarts are quick) and
 /// the target file at version 0.
-fn durable_dir() -> PathBuf {
+fn durable_dir() -> Scratch {
     let dir = scratch_dir("durable");
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).expect("plugin dir");

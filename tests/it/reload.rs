@@ -383,8 +383,8 @@ async fn a_truncated_or_foreign_cache_file_is_recompiled_not_loaded() {
     let extra = format!("[plugins]\ncache-dir = \"{}\"", cache.display());
     // `extra` replaces the builder's [plugins] table: keep the plugin directory too.
     let first = HostBuilder::default().extra(&extra).start();
-    let dir = plugin_dir(&first);
-    drop(first);
+    let first_dir = first.stop_keeping_dir();
+    let dir = first_dir.join("plugins");
     let mut files: Vec<_> = std::fs::read_dir(&cache)
         .expect("cache dir")
         .map(|e| e.expect("entry").path())
@@ -400,7 +400,8 @@ async fn a_truncated_or_foreign_cache_file_is_recompiled_not_loaded() {
             std::fs::write(f, b"\x7fELF not a component at all").expect("foreign");
         }
     }
-    let config = crate::support::scratch_dir("cache-host").join("amihost.toml");
+    let scratch = crate::support::scratch_dir("cache-host");
+    let config = scratch.join("amihost.toml");
     std::fs::write(
         &config,
         format!(

@@ -55,17 +55,68 @@ pub fn fixture_plugin(name: &str) -> PathBuf {
     p
 }
 
+/// A scratch directory of one test, removed with everything in it when dropped (also
+/// when the test fails and unwinds). Hold it as long as a host may use it.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The prefix of every scratch directory: `amihost-it-<pid>-<n>-<tag>`.
+const SCRATCH_PREFIX: &str = "amihost-it-";
+
 /// A fresh scratch directory.
-pub fn scratch_dir(tag: &str) -> PathBuf {
+pub fn scratch_dir(tag: &str) -> Scratch {
     static N: AtomicUsize = AtomicUsize::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_dead_runs);
     let dir = std::env::temp_dir().join(format!(
-        "amihost-it-{}-{}-{tag}",
+        "{SCRATCH_PREFIX}{}-{}-{tag}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+    Scratch(dir)
+}
+
+/// Removes the scratch directories of test runs that were killed before they could drop
+/// them (their process is gone).
+fn sweep_dead_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.map_while(Result::ok) {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The usual users of the tests (same as the Asterisk 22 transcripts' config, plus more).
@@ -204,12 +255,14 @@ impl HostBuilder {
         toml.push_str(USERS);
         let config = dir.join("amihost.toml");
         std::fs::write(&config, toml).expect("write config");
-        Host::spawn_listening(
+        let mut host = Host::spawn_listening(
             &config,
             &self.env,
             self.http,
             self.listen.as_deref().unwrap_or("127.0.0.1:0"),
-        )
+        );
+        host.scratch = Some(dir);
+        host
     }
 }
 
@@ -224,6 +277,9 @@ pub struct Host {
     pub stderr: Arc<Mutex<String>>,
     /// The configuration file it was started with.
     pub config: PathBuf,
+    /// The directory of its config and plugins, when [`HostBuilder::start`] made it;
+    /// removed after the process is killed.
+    scratch: Option<Scratch>,
 }
 
 impl Host {
@@ -317,6 +373,7 @@ impl Host {
             http,
             stderr,
             config: config.to_path_buf(),
+            scratch: None,
         }
     }
 
@@ -399,6 +456,12 @@ impl Host {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the host and hands over the directory [`HostBuilder::start`] made for it, to
+    /// start another host on its config or plugins.
+    pub fn stop_keeping_dir(mut self) -> Scratch {
+        self.scratch.take().expect("a host started by HostBuilder")
     }
 
     /// Kills the process with SIGKILL (no chance to clean up) and reaps it.

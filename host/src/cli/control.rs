@@ -252,16 +252,7 @@ pub fn request(path: &Path, line: &str) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "amihost-ctl-{}-{}",
-            std::process::id(),
-            crate::state::random_id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::testdir::TempDir;
 
     #[test]
     fn paths_agree() {
@@ -276,9 +267,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn serves_one_line_per_connection_and_cleans_up() {
-        let dir = scratch();
-        let config_file = dir.join("amihost.toml");
-        std::fs::write(&config_file, "[users.admin]\nsecret = \"x\"\n").unwrap();
+        let dir = TempDir::new("ctl");
+        let config_file = dir.write("amihost.toml", "[users.admin]\nsecret = \"x\"\n");
         let config = Config::load(&config_file).unwrap();
         let path = socket_path(&config);
         // A stale socket file is replaced.
@@ -319,7 +309,6 @@ mod tests {
         tx.send(true).unwrap();
         task.await.unwrap();
         assert!(!path.exists());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -328,20 +317,18 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        let dir = scratch();
-        let path = dir.join(SOCKET_NAME);
+        let dir = TempDir::new("ctl");
+        let path = dir.path().join(SOCKET_NAME);
         std::fs::write(&path, "keep me").unwrap();
         let err = rt.block_on(async { bind(&path).unwrap_err() });
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn client_reports_a_missing_socket() {
-        let dir = scratch();
-        let err = request(&dir.join(SOCKET_NAME), "help").unwrap_err();
+        let dir = TempDir::new("ctl");
+        let err = request(&dir.path().join(SOCKET_NAME), "help").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

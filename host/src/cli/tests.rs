@@ -129,8 +129,9 @@ pub(super) fn test_shared(config: Config, pbx: Arc<dyn Pbx>) -> Arc<Shared> {
         admission: Default::default(),
         spinners: Default::default(),
         plugins: Mutex::new(crate::plugins::manager::PluginSet::default()),
+        // Read only (a rescan finds nothing), so one directory serves every test run.
         plugin_dir: {
-            let d = std::env::temp_dir().join(format!("amihost-cli-tests-{}", std::process::id()));
+            let d = std::env::temp_dir().join("amihost-cli-tests-no-plugins");
             let _ = std::fs::create_dir_all(&d);
             d
         },
@@ -362,14 +363,8 @@ fn reload_prints_nothing_or_the_error() {
 }
 
 fn reload_prints_nothing_or_the_error_body() {
-    let dir = std::env::temp_dir().join(format!(
-        "amihost-cli-reload-{}-{}",
-        std::process::id(),
-        crate::state::random_id()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("amihost.toml");
-    std::fs::write(&file, USERS).unwrap();
+    let dir = crate::testdir::TempDir::new("cli-reload");
+    let file = dir.write("amihost.toml", USERS);
     let config = Config::load(&file).unwrap();
     let shared = test_shared(config, Arc::new(TestPbx::default()));
 
@@ -396,7 +391,6 @@ fn reload_prints_nothing_or_the_error_body() {
         "{failed}"
     );
     assert_eq!(shared.config().users.len(), 3);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

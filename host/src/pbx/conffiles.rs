@@ -546,40 +546,21 @@ fn fill(mut file: File, target: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdir::TempDir;
     use std::time::{Duration, UNIX_EPOCH};
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
+    /// What these tests ask of a scratch directory besides files.
+    trait ConfDir {
+        fn dir(&self) -> ConfigDir;
+        /// Names in the directory (to spot leftover temporary files).
+        fn names(&self) -> Vec<String>;
+    }
 
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let n = N.fetch_add(1, Ordering::Relaxed);
-            let path = std::env::temp_dir()
-                .join(format!("ami-conffiles-{tag}-{}-{n}", std::process::id()));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-
-        fn write(&self, name: &str, text: &str) -> PathBuf {
-            let path = self.0.join(name);
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent).unwrap();
-            }
-            fs::write(&path, text).unwrap();
-            path
-        }
-
-        fn read(&self, name: &str) -> String {
-            fs::read_to_string(self.0.join(name)).unwrap()
-        }
-
+    impl ConfDir for TempDir {
         fn dir(&self) -> ConfigDir {
             ConfigDir::new(&self.0)
         }
 
-        /// Names in the directory (to spot leftover temporary files).
         fn names(&self) -> Vec<String> {
             let mut names: Vec<String> = fs::read_dir(&self.0)
                 .unwrap()
@@ -587,12 +568,6 @@ mod tests {
                 .collect();
             names.sort();
             names
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
         }
     }
 

@@ -364,14 +364,12 @@ mod tests {
 
     #[test]
     fn loads_priorities_same_hints_labels_includes() {
-        let dir = std::env::temp_dir().join(format!("amihost-dp-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("extensions.conf"),
+        let dir = crate::testdir::TempDir::new("dialplan");
+        dir.write(
+            "extensions.conf",
             "[globals]\nG = 1\n\n[default]\nexten => 100,hint,SIP/100\nexten => 100,1,Answer()\n same => n(wait),Wait(2)\n same => n,Hangup()\ninclude => other\n\n[other]\nexten => _2XX,1,NoOp(${EXTEN})\n",
-        )
-        .unwrap();
-        let plan = Dialplan::load(&dir).unwrap();
+        );
+        let plan = Dialplan::load(dir.path()).unwrap();
         assert_eq!(plan.globals, vec![("G".to_string(), "1".to_string())]);
         assert_eq!(plan.step("default", "100", 2).unwrap().app, "Wait");
         assert_eq!(plan.find_label("default", "100", "wait"), Some(2));
@@ -383,6 +381,5 @@ mod tests {
         assert!(plan
             .show(None)
             .contains("-= 2 extensions (4 priorities) in 2 contexts. =-"));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1545,20 +1545,19 @@ pub fn settings_of(config: &crate::config::Config) -> PbxSettings {
 mod tests {
     use super::*;
     use crate::dialect::Dialect;
+    use crate::testdir::TempDir;
 
     fn pbx(
         tag: &str,
         dialplan: &str,
         devices: Vec<(String, DeviceBehaviour)>,
-    ) -> (EmbeddedPbx, EventBus, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("amihost-pbx-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("extensions.conf"), dialplan).unwrap();
+    ) -> (EmbeddedPbx, EventBus, TempDir) {
+        let dir = TempDir::new(tag);
+        dir.write("extensions.conf", dialplan);
         let bus = EventBus::new(1024);
         let settings = PbxSettings {
-            config_dir: dir.clone(),
-            spool_dir: dir.join("spool"),
+            config_dir: dir.path().to_path_buf(),
+            spool_dir: dir.path().join("spool"),
             devices,
             timestamps: false,
         };
@@ -1714,8 +1713,8 @@ mod tests {
     #[tokio::test]
     async fn mailboxes_are_counted_from_the_spool() {
         let (pbx, _bus, dir) = pbx("vm", PLAN, vec![]);
-        let inbox = dir.join("spool/voicemail/default/1234/INBOX");
-        let old = dir.join("spool/voicemail/default/1234/Old");
+        let inbox = dir.path().join("spool/voicemail/default/1234/INBOX");
+        let old = dir.path().join("spool/voicemail/default/1234/Old");
         std::fs::create_dir_all(&inbox).unwrap();
         std::fs::create_dir_all(&old).unwrap();
         for n in ["msg0000.txt", "msg0001.txt", "msg0000.wav"] {
