@@ -380,11 +380,20 @@ async fn the_template_and_the_example_hot_load_without_a_restart() {
 #[tokio::test]
 async fn a_truncated_or_foreign_cache_file_is_recompiled_not_loaded() {
     let cache = crate::support::scratch_dir("cache");
+    // The leftover of a write interrupted two hours ago: the first compile removes it.
+    let stale = cache.join("0123-4567.tmp999");
+    std::fs::write(&stale, "half").expect("stale temp");
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() - Duration::from_secs(7200)))
+        .expect("age the stale temp");
     let extra = format!("[plugins]\ncache-dir = \"{}\"", cache.display());
     // `extra` replaces the builder's [plugins] table: keep the plugin directory too.
     let first = HostBuilder::default().extra(&extra).start();
     let first_dir = first.stop_keeping_dir();
     let dir = first_dir.join("plugins");
+    assert!(!stale.exists(), "a stale temporary file stays in the cache");
     let mut files: Vec<_> = std::fs::read_dir(&cache)
         .expect("cache dir")
         .map(|e| e.expect("entry").path())

@@ -549,25 +549,14 @@ mod tests {
     use crate::testdir::TempDir;
     use std::time::{Duration, UNIX_EPOCH};
 
-    /// What these tests ask of a scratch directory besides files.
-    trait ConfDir {
+    /// The scratch directory as a config directory.
+    trait AsConfigDir {
         fn dir(&self) -> ConfigDir;
-        /// Names in the directory (to spot leftover temporary files).
-        fn names(&self) -> Vec<String>;
     }
 
-    impl ConfDir for TempDir {
+    impl AsConfigDir for TempDir {
         fn dir(&self) -> ConfigDir {
             ConfigDir::new(&self.0)
-        }
-
-        fn names(&self) -> Vec<String> {
-            let mut names: Vec<String> = fs::read_dir(&self.0)
-                .unwrap()
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect();
-            names.sort();
-            names
         }
     }
 
