@@ -131,16 +131,15 @@ fn prune(kept: &Path, budget: u64) {
             continue;
         }
         let used = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        let temporary = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.starts_with("tmp"));
-        if temporary {
-            if now.duration_since(used).unwrap_or_default() > STALE_TEMP {
-                remove(&path);
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext)
+                if ext.starts_with("tmp")
+                    && now.duration_since(used).unwrap_or_default() > STALE_TEMP =>
+            {
+                remove(&path)
             }
-        } else if path.extension().is_some_and(|e| e == "cwasm") && path != kept {
-            cached.push((used, meta.len(), path));
+            Some("cwasm") if path != kept => cached.push((used, meta.len(), path)),
+            _ => {}
         }
     }
     let mut total = std::fs::metadata(kept).map(|m| m.len()).unwrap_or(0);
